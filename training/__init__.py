@@ -1,0 +1,1 @@
+"""Training side of the Vietnamese Party-news extractor: data layer, features, model, evaluation."""

@@ -1,0 +1,72 @@
+"""Command line: ``python -m training <command>``; the Makefile targets call these."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from training.data import DataError, load_documents
+from training.stats import consistency_lint, corpus_stats, format_stats
+
+
+def _print_report(result, limit: int | None = None) -> None:
+    problems = result.report.problems
+    for problem in problems[:limit]:
+        print(problem)
+    if limit is not None and len(problems) > limit:
+        print(f"... {len(problems) - limit} more problem(s)")
+    errors = len(result.report.errors)
+    print(f"\n{len(result.documents)} document(s) kept; {errors} error(s), {len(problems) - errors} warning(s)")
+    for key, n in sorted((result.report.excluded + result.counts).items()):
+        print(f"  {key}: {n}")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        result = load_documents(args.data, strict=args.strict, source=args.source)
+    except DataError as exc:
+        print(exc)
+        return 1
+    _print_report(result)
+    print(format_stats(corpus_stats(result.documents)))
+    return 1 if result.report.errors else 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    result = load_documents(args.data, source=args.source)
+    stats = corpus_stats(result.documents)
+    print(format_stats(stats))
+    allowed = set()
+    if args.allow and Path(args.allow).exists():
+        allowed = {line.split("\t")[0] for line in Path(args.allow).read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")}
+    conflicts = consistency_lint(result.documents, allowed)
+    print(f"\nconsistency lint: {len(conflicts)} surface(s) annotated inconsistently ({len(allowed)} explained in {args.allow})")
+    for conflict in conflicts:
+        print("  " + str(conflict).replace("\n", "\n  "))
+    if args.json:
+        Path(args.json).write_text(json.dumps(stats | {"lint_conflicts": len(conflicts)}, ensure_ascii=False, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training")
+    sub = parser.add_subparsers(dest="command", required=True)
+    validate = sub.add_parser("validate", help="check an export/documents against the scheme")
+    validate.add_argument("data")
+    validate.add_argument("--strict", action="store_true", help="fail on any problem, warnings included")
+    validate.add_argument("--source", default="annotations", choices=("annotations", "predictions"))
+    validate.set_defaults(func=cmd_validate)
+    stats = sub.add_parser("stats", help="corpus statistics and consistency lint")
+    stats.add_argument("data")
+    stats.add_argument("--source", default="annotations", choices=("annotations", "predictions"))
+    stats.add_argument("--allow", default="annotations/lint-allow.tsv", help="surfaces whose conflicts are explained")
+    stats.add_argument("--json", help="also write the statistics here")
+    stats.set_defaults(func=cmd_stats)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
