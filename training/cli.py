@@ -40,9 +40,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
     print(format_stats(stats))
     allowed = set()
     if args.allow and Path(args.allow).exists():
-        allowed = {line.split("\t")[0] for line in Path(args.allow).read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")}
+        allowed = {
+            line.split("\t")[0]
+            for line in Path(args.allow).read_text(encoding="utf-8").splitlines()
+            if line and not line.startswith("#")
+        }
     conflicts = consistency_lint(result.documents, allowed)
-    print(f"\nconsistency lint: {len(conflicts)} surface(s) annotated inconsistently ({len(allowed)} explained in {args.allow})")
+    print(
+        f"\nconsistency lint: {len(conflicts)} surface(s) annotated inconsistently ({len(allowed)} explained in {args.allow})"
+    )
     for conflict in conflicts:
         print("  " + str(conflict).replace("\n", "\n  "))
     if args.json:

@@ -60,7 +60,9 @@ def load_documents(path: str | Path, strict: bool = False, source: str = "annota
     seen: dict[str, int] = {}
     for doc in raw:
         if doc.id in seen:
-            report.problems.append(Problem(doc.id, None, "duplicate_document", "document id appears twice; second copy skipped"))
+            report.problems.append(
+                Problem(doc.id, None, "duplicate_document", "document id appears twice; second copy skipped")
+            )
             report.excluded["documents"] += 1
             continue
         seen[doc.id] = 1

@@ -116,7 +116,9 @@ def _region_to_entity(doc_id: str, text: str, region: dict, needs_utf16: bool, o
     region_id = str(region.get("id", ""))
     labels = value.get("labels") or []
     if len(labels) != 1:
-        out.problems.append(Problem(doc_id, region_id, "label_count", f"region has {len(labels)} labels {labels}; needs one"))
+        out.problems.append(
+            Problem(doc_id, region_id, "label_count", f"region has {len(labels)} labels {labels}; needs one")
+        )
         return None
     try:
         start, end = int(value["start"]), int(value["end"])
@@ -129,10 +131,14 @@ def _region_to_entity(doc_id: str, text: str, region: dict, needs_utf16: bool, o
         if text[cp_start:cp_end] == stored:
             out.counts["regions_converted_from_utf16"] += 1
             start, end = cp_start, cp_end
-    return Entity(region_id, labels[0], start, end, stored if stored is not None else text[start:end], region.get("score"))
+    return Entity(
+        region_id, labels[0], start, end, stored if stored is not None else text[start:end], region.get("score")
+    )
 
 
-def _region_to_relations(doc_id: str, region: dict, by_id: dict[str, Entity], n: int, out: Conversion) -> list[Relation]:
+def _region_to_relations(
+    doc_id: str, region: dict, by_id: dict[str, Entity], n: int, out: Conversion
+) -> list[Relation]:
     head, tail = str(region.get("from_id")), str(region.get("to_id"))
     labels = region.get("labels") or []
     direction = region.get("direction", "right")

@@ -47,7 +47,9 @@ class Conflict:
         return head + "".join(f"\n    {loc}" for loc in self.locations)
 
 
-def consistency_lint(documents: list[Document], allowed: set[str] = frozenset(), max_locations: int = 6) -> list[Conflict]:
+def consistency_lint(
+    documents: list[Document], allowed: set[str] = frozenset(), max_locations: int = 6
+) -> list[Conflict]:
     """Surfaces typed one way somewhere and typed otherwise, or left bare, elsewhere."""
     typed: dict[str, Counter] = defaultdict(Counter)
     for doc in documents:

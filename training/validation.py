@@ -68,8 +68,8 @@ def check_entity(doc: Document, ent: Entity) -> list[Problem]:
         add("text_mismatch", f"text[{ent.start}:{ent.end}] is {actual!r} but the region says {ent.text!r}")
         return problems
     first, last = actual[0], actual[-1]
-    closes_inside = last in ")]\"”" and any(o in actual for o in "([\"“")
-    if _is_edge_noise(first) and first not in "(\"“" or (_is_edge_noise(last) and not closes_inside):
+    closes_inside = last in ')]"”' and any(o in actual for o in '(["“')
+    if _is_edge_noise(first) and first not in '("“' or (_is_edge_noise(last) and not closes_inside):
         add("span_boundary", f"span {actual!r} starts or ends with space or punctuation", WARNING)
     elif _cuts_word(doc.text, ent.start, ent.end):
         add("span_boundary", f"span {actual!r} cuts a word: {_context(doc.text, ent.start, ent.end)!r}", WARNING)
@@ -105,7 +105,7 @@ def validate(doc: Document) -> Report:
         key = (rel.type, rel.head, rel.tail)
         where = f"{rel.type} {rel.head}->{rel.tail}"
 
-        def flag(code: str, message: str, region: str | None, severity: str = ERROR) -> None:
+        def flag(code: str, message: str, region: str | None, severity: str = ERROR, where=where, key=key) -> None:
             report.problems.append(Problem(doc.id, region, code, f"{where}: {message}", severity, key))
 
         head, tail = by_id.get(rel.head), by_id.get(rel.tail)
