@@ -126,3 +126,10 @@ def test_cli_mark_reports_a_missing_surface(tmp_path, capsys):
     (tmp_path / "a.spans").write_text("ORG\tTỉnh ủy\n", encoding="utf-8")
     assert main(["mark", str(tmp_path / "a.txt"), str(tmp_path / "a.spans"), "seed-a"]) == 1
     assert "'Tỉnh ủy'" in capsys.readouterr().err
+
+
+def test_skip_steps_over_an_occurrence_left_bare():
+    text = "Ban Thường vụ cấp ủy các cấp; sau đó Ban Thường vụ họp."
+    spans = [("Ban Thường vụ", "SKIP", None), ("Ban Thường vụ", "ORG", "o1")]
+    assert mark_in_order(text, spans) == "Ban Thường vụ cấp ủy các cấp; sau đó [[Ban Thường vụ|ORG o1]] họp."
+    assert mark_in_order(text, spans[1:]).startswith("[[Ban Thường vụ|ORG o1]] cấp ủy")

@@ -24,7 +24,8 @@ spans file into a whole article::
     python3 -m training.authoring mark TEXT_FILE SPANS_FILE ID [--source seed] > out.ann
 
 A spans file has one span per line, ``TYPE<TAB>surface[<TAB>id]``, in reading order (blank lines
-and lines starting with ``#`` are skipped), then a line ``---``, then the relation lines as above.
+and lines starting with ``#`` are skipped; TYPE ``SKIP`` steps over an occurrence left bare), then a
+line ``---``, then the relation lines as above.
 """
 
 from __future__ import annotations
@@ -145,6 +146,7 @@ def read_articles(folder: str | Path) -> list[Document]:
 # 'Ð'/'ð' (U+00D0/U+00F0, Icelandic eth) stand in for 'Đ'/'đ' (U+0110/U+0111) on some news sites.
 _FOLD = str.maketrans({"\u00d0": "\u0110", "\u00f0": "\u0111"})
 _ID = re.compile(r"[\w.-]+")
+SKIP = "SKIP"  # a spans-file TYPE that steps over one occurrence without marking it
 
 
 def _fold(s: str) -> str:
@@ -161,7 +163,9 @@ def mark_in_order(text: str, spans: list[tuple[str, str, str | None]]) -> str:
 
     ``spans`` lists ``(surface, TYPE, id or None)`` in reading order. Each surface is looked up as a
     whole-word match (no letter or digit directly before or after it) starting at the end of the
-    previous span, so a repeated surface is taken at its next occurrence. 'Ð' and 'Đ' (and 'ð', 'đ')
+    previous span, so a repeated surface is taken at its next occurrence. TYPE ``SKIP`` marks
+    nothing and only moves past that occurrence: it steps over a mention deliberately left bare
+    ("Ban Thường vụ cấp ủy") that would otherwise be taken by the next span of the same surface. 'Ð' and 'Đ' (and 'ð', 'đ')
     compare equal while searching, and the marked-up body keeps the text's own characters, so the
     body without its markup is exactly ``text``. Raises ``AuthoringError`` naming the surface and
     where the search started when a surface is not found, and for input the ``.ann`` format cannot
@@ -178,7 +182,7 @@ def mark_in_order(text: str, spans: list[tuple[str, str, str | None]]) -> str:
     cursor = 0
     for index, (surface, type_code, ent_id) in enumerate(spans, 1):
         label = f"span {index} {surface!r} ({type_code})"
-        if type_code.upper() not in TYPE_ALIASES:
+        if type_code.upper() not in TYPE_ALIASES and type_code != SKIP:
             raise AuthoringError(f"{label}: unknown entity type {type_code!r}")
         if not surface or surface != surface.strip() or any(c in surface for c in "[]|\n"):
             raise AuthoringError(f"{label}: a surface must be non-empty, unpadded, on one line, without [ ] |")
@@ -190,7 +194,10 @@ def mark_in_order(text: str, spans: list[tuple[str, str, str | None]]) -> str:
             raise AuthoringError(f"{label} not found {_where(text, cursor)}{_earlier_hint(folded, needle, cursor)}")
         end = start + len(surface)
         out.append(text[cursor:start])
-        out.append(f"[[{text[start:end]}|{type_code}{' ' + ent_id if ent_id else ''}]]")
+        if type_code == SKIP:
+            out.append(text[start:end])
+        else:
+            out.append(f"[[{text[start:end]}|{type_code}{' ' + ent_id if ent_id else ''}]]")
         cursor = end
     out.append(text[cursor:])
     return "".join(out)
