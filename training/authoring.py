@@ -165,9 +165,9 @@ def mark_in_order(text: str, spans: list[tuple[str, str, str | None]]) -> str:
     whole-word match (no letter or digit directly before or after it) starting at the end of the
     previous span, so a repeated surface is taken at its next occurrence. TYPE ``SKIP`` marks
     nothing and only moves past that occurrence: it steps over a mention deliberately left bare
-    ("Ban Thường vụ cấp ủy") that would otherwise be taken by the next span of the same surface. 'Ð' and 'Đ' (and 'ð', 'đ')
-    compare equal while searching, and the marked-up body keeps the text's own characters, so the
-    body without its markup is exactly ``text``. Raises ``AuthoringError`` naming the surface and
+    ("Ban Thường vụ cấp ủy") that would otherwise be taken by the next span of the same surface.
+    'Ð' and 'Đ' (and 'ð', 'đ') compare equal while searching, and the marked-up body keeps the
+    text's own characters, so the body without its markup is exactly ``text``. Raises ``AuthoringError`` naming the surface and
     where the search started when a surface is not found, and for input the ``.ann`` format cannot
     carry (unknown type, bad id, a surface with ``[``, ``]``, ``|`` or a line break, a text line
     that is exactly ``---``, or ``[[``/``]]`` in the text).
