@@ -56,6 +56,31 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_corpus(args: argparse.Namespace) -> int:
+    """Compile the .ann sources into one Label Studio export and record the held-out split."""
+    from training.authoring import read_articles
+    from training.labelstudio import documents_to_tasks
+    from training.splits import assign_splits
+
+    documents = []
+    for folder in args.sources:
+        documents.extend(read_articles(folder))
+    tasks = documents_to_tasks(documents)
+    Path(args.out).write_text(json.dumps(tasks, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    splits_path = Path(args.splits)
+    recorded = json.loads(splits_path.read_text(encoding="utf-8")) if splits_path.exists() else {}
+    known = {doc_id: split for split, ids in recorded.items() for doc_id in ids}
+    fresh = assign_splits([d.id for d in documents if d.id not in known])
+    merged = {**fresh, **known}
+    current = {d.id for d in documents}
+    splits = {
+        name: sorted(i for i, s in merged.items() if s == name and i in current) for name in ("train", "dev", "test")
+    }
+    splits_path.write_text(json.dumps(splits, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"{len(tasks)} documents → {args.out}; split " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -70,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     stats.add_argument("--allow", default="annotations/lint-allow.tsv", help="surfaces whose conflicts are explained")
     stats.add_argument("--json", help="also write the statistics here")
     stats.set_defaults(func=cmd_stats)
+    corpus = sub.add_parser("corpus", help="compile .ann articles into a Label Studio export + splits")
+    corpus.add_argument("sources", nargs="+", help="folders of .ann files")
+    corpus.add_argument("--out", default="annotations/corpus.ls.json")
+    corpus.add_argument("--splits", default="annotations/splits.json")
+    corpus.set_defaults(func=cmd_corpus)
     args = parser.parse_args(argv)
     return args.func(args)
 

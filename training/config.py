@@ -96,7 +96,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Ru
         if not sep:
             raise ValueError(f"override {item!r} is not key=value")
         section_name, _, name = key.rpartition(".")
-        sections = [section_name] if section_name else [s for s in ("model", "data", "training") if hasattr(getattr(config, s), name)]
+        sections = (
+            [section_name]
+            if section_name
+            else [s for s in ("model", "data", "training") if hasattr(getattr(config, s), name)]
+        )
         if len(sections) != 1 or not hasattr(getattr(config, sections[0]), name):
             raise ValueError(f"override {item!r}: no single setting called {key!r}")
         target = getattr(config, sections[0])

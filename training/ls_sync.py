@@ -261,7 +261,9 @@ def attach_predictions(
     tasks = task_index(client, project_id)
     existing = _predictions_by_task(client, project_id, model_version)
     requests: list[PredictionRequest] = []
-    for doc, task in zip(documents, documents_to_tasks(list(documents), as_predictions=True, model_version=model_version)):
+    for doc, task in zip(
+        documents, documents_to_tasks(list(documents), as_predictions=True, model_version=model_version)
+    ):
         target = tasks.get(doc.id)
         if target is None:
             report.missing_tasks.append(doc.id)
@@ -336,7 +338,9 @@ def export_project(
     except json.JSONDecodeError as exc:
         raise SyncError(f"export {export_id} of project {project_id} is not JSON: {exc}: {payload[:200]!r}") from exc
     if not isinstance(tasks, list):
-        raise SyncError(f"export {export_id} of project {project_id} is a {type(tasks).__name__}, expected a list of tasks")
+        raise SyncError(
+            f"export {export_id} of project {project_id} is a {type(tasks).__name__}, expected a list of tasks"
+        )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".part")
     tmp.write_bytes(payload)
@@ -344,7 +348,9 @@ def export_project(
     return out_path
 
 
-def _wait_for_export(client: LabelStudio, project_id: int, export_id: int, status: str | None, timeout_s: float) -> None:
+def _wait_for_export(
+    client: LabelStudio, project_id: int, export_id: int, status: str | None, timeout_s: float
+) -> None:
     """Community Label Studio finishes the snapshot inside the POST unless Redis queues it; wait either way."""
     deadline = time.monotonic() + timeout_s
     while status != "completed":
@@ -368,7 +374,9 @@ def default_export_path(title: str | None, project_id: int) -> Path:
 def _connection_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--url", default=os.environ.get("LABEL_STUDIO_URL"), help="server URL (env LABEL_STUDIO_URL)")
-    common.add_argument("--token", default=os.environ.get("LABEL_STUDIO_API_KEY"), help="API token (env LABEL_STUDIO_API_KEY)")
+    common.add_argument(
+        "--token", default=os.environ.get("LABEL_STUDIO_API_KEY"), help="API token (env LABEL_STUDIO_API_KEY)"
+    )
     return common
 
 
@@ -394,7 +402,9 @@ def build_parser() -> argparse.ArgumentParser:
     pred = sub.add_parser("predictions", parents=[common], help="attach model predictions to existing tasks")
     _project_options(pred)
     pred.add_argument("documents", help="documents JSONL with entities and relations")
-    pred.add_argument("--model-version", required=True, help="shown in Label Studio; one prediction per task and version")
+    pred.add_argument(
+        "--model-version", required=True, help="shown in Label Studio; one prediction per task and version"
+    )
     pred.add_argument("--replace", action="store_true", help="replace earlier predictions of this model version")
 
     exp = sub.add_parser("export", parents=[common], help="pull the JSON export (all tasks, full predictions)")
@@ -413,7 +423,9 @@ def run(args: argparse.Namespace) -> int:
     project_id = resolve_project(client, args.title, args.project_id)
     if args.command == "import":
         report = import_texts(client, project_id, read_raw_texts(args.input))
-        print(f"project {project_id}: imported {report.imported} task(s); {len(report.skipped_existing)} already present")
+        print(
+            f"project {project_id}: imported {report.imported} task(s); {len(report.skipped_existing)} already present"
+        )
         return 0
     if args.command == "predictions":
         try:
@@ -425,9 +437,14 @@ def run(args: argparse.Namespace) -> int:
             f"project {project_id}: attached {report.attached} prediction(s) ({report.replaced} replaced); "
             f"{len(report.skipped_existing)} task(s) already had {args.model_version!r}"
         )
-        for label, ids in (("no task for doc_id", report.missing_tasks), ("text differs from the task's", report.text_mismatch)):
+        for label, ids in (
+            ("no task for doc_id", report.missing_tasks),
+            ("text differs from the task's", report.text_mismatch),
+        ):
             if ids:
-                print(f"  {len(ids)} document(s) skipped, {label}: {', '.join(ids[:20])}{' ...' if len(ids) > 20 else ''}")
+                print(
+                    f"  {len(ids)} document(s) skipped, {label}: {', '.join(ids[:20])}{' ...' if len(ids) > 20 else ''}"
+                )
         return 1 if report.missing_tasks or report.text_mismatch else 0
     out = Path(args.out) if args.out else default_export_path(args.title, project_id)
     export_project(client, project_id, out, args.timeout)

@@ -28,10 +28,14 @@ def _results_table(results: dict) -> str:
     for key, types in (("entities", ENTITY_TYPES), ("relations", RELATION_TYPES)):
         for kind in ("micro", *types):
             s = results[key][kind]
-            rows.append(f"| {key} | {kind} | {s['precision']:.4f} | {s['recall']:.4f} | {s['f1']:.4f} | {s['support']} |")
+            rows.append(
+                f"| {key} | {kind} | {s['precision']:.4f} | {s['recall']:.4f} | {s['f1']:.4f} | {s['support']} |"
+            )
     if "relations_gold_entities" in results:
         s = results["relations_gold_entities"]["micro"]
-        rows.append(f"| relations (gold entities) | micro | {s['precision']:.4f} | {s['recall']:.4f} | {s['f1']:.4f} | |")
+        rows.append(
+            f"| relations (gold entities) | micro | {s['precision']:.4f} | {s['recall']:.4f} | {s['f1']:.4f} | |"
+        )
     return "\n".join(rows)
 
 
@@ -43,7 +47,7 @@ def _data_table(data: dict) -> str:
 
 
 def write_model_card(out_dir: Path, settings: Settings, report: dict) -> Path:
-    split = "test" if "test" in report else "dev"
+    split = next(name for name in ("test", "dev", "train") if name in report)
     results = report[split]
     text = TEMPLATE.read_text(encoding="utf-8").format(
         license="mit" if "MIT" in settings.base_model_license.upper() else "other",

@@ -96,9 +96,19 @@ class UnderthesesaSegmenter:
         self._tokenize = word_tokenize
 
     def join(self, tokens: list[str]) -> list[str]:
-        if not tokens:
-            return []
-        return [w.replace(" ", "_") for w in self._tokenize(" ".join(tokens))]
+        """underthesea NFC-normalises and re-tokenises: give its grouping back in our tokens' spelling."""
+        words, k, carry = [], 0, 0
+        for output in self._tokenize(" ".join(tokens)):
+            target = len(unicodedata.normalize("NFC", output.replace(" ", ""))) - carry
+            group, covered = [], 0
+            while k < len(tokens) and covered < target:
+                covered += len(unicodedata.normalize("NFC", tokens[k]))
+                group.append(tokens[k])
+                k += 1
+            carry = covered - target if group else carry - len(output)
+            if group:
+                words.append("_".join(group))
+        return words + tokens[k:]
 
 
 @lru_cache(maxsize=4)
@@ -122,6 +132,26 @@ def _syllable_chars(form: str) -> int:
     if not form.strip("_ "):
         return len(form)  # the word is itself an underscore
     return sum(len(part) for part in form.replace("_", " ").split(" "))
+
+
+def _split_by_lengths(form: str, lengths: list[int]) -> list[str]:
+    out, position = [], 0
+    for length in lengths:
+        out.append(form[position : position + length])
+        position += length + 1
+    return out
+
+
+def _punctuation_apart(members: list[int], pieces: list[str]) -> list[list[int]]:
+    """A punctuation token is always a word of its own (RDRSegmenter sometimes glues ',' to a name)."""
+    runs: list[list[int]] = []
+    for i in members:
+        is_word = _is_word_char(pieces[i][0])
+        if runs and is_word and _is_word_char(pieces[runs[-1][-1]][0]):
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
 
 
 def align_words(spans: list[tuple[int, int]], pieces: list[str], joined: list[str]) -> list[Word]:
@@ -162,7 +192,12 @@ def align_words(spans: list[tuple[int, int]], pieces: list[str], joined: list[st
         pending_forms.append(form)
         if not members:
             continue
-        form_out = form if len(pending_forms) == 1 else "_".join(pieces[i] for i in members)
-        words.append(Word(spans[members[0]][0], spans[members[-1]][1], form_out.replace(" ", "_")))
+        if len(pending_forms) == 1 and len(form) == sum(len(pieces[i]) for i in members) + len(members) - 1:
+            syllables = _split_by_lengths(form, [len(pieces[i]) for i in members])
+        else:  # the segmenter cut one of our tokens: fall back to our own spelling
+            syllables = [pieces[i] for i in members]
         pending_forms = []
+        for run in _punctuation_apart(members, pieces):
+            text = unicodedata.normalize("NFC", "_".join(syllables[members.index(i)] for i in run))
+            words.append(Word(spans[run[0]][0], spans[run[-1]][1], text))
     return words

@@ -94,7 +94,12 @@ def evaluate_documents(predictor: Predictor, gold: list[Document], batch_size: i
     ents, rels = entity_scores(gold, predicted), relation_scores(gold, predicted)
     rels_gold = relation_scores(gold, with_gold)
     combined = (ents["micro"]["f1"] + rels["micro"]["f1"]) / 2
-    return {"entities": ents, "relations": rels, "relations_gold_entities": rels_gold, "combined_f1": round(combined, 4)}
+    return {
+        "entities": ents,
+        "relations": rels,
+        "relations_gold_entities": rels_gold,
+        "combined_f1": round(combined, 4),
+    }
 
 
 def _optimizer(model: JointModel, args) -> torch.optim.Optimizer:
@@ -118,7 +123,12 @@ def train(config: RunConfig) -> dict:
     set_seed(args.seed)
     loaded = load_documents(config.data.train, strict=config.data.strict)
     excluded = dict(loaded.report.excluded)
-    log.info("%d documents; %d problem(s) reported; excluded %s", len(loaded.documents), len(loaded.report.problems), excluded)
+    log.info(
+        "%d documents; %d problem(s) reported; excluded %s",
+        len(loaded.documents),
+        len(loaded.report.problems),
+        excluded,
+    )
     splits = split_documents(loaded.documents, config)
     log.info("split: %s", {k: len(v) for k, v in splits.items()})
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -135,7 +145,11 @@ def train(config: RunConfig) -> dict:
         training=config.to_dict(),
     )
     features, alignment = build_features(
-        {k: v for k, v in splits.items() if v}, tokenizer, config.model.segmenter, config.model.max_length, config.data.cache_dir
+        {k: v for k, v in splits.items() if v},
+        tokenizer,
+        config.model.segmenter,
+        config.model.max_length,
+        config.data.cache_dir,
     )
     if alignment.counts:
         log.info("alignment: %s", dict(alignment.counts))
@@ -163,7 +177,9 @@ def train(config: RunConfig) -> dict:
     for epoch in range(start_epoch, args.epochs):
         model.train()
         total, count = 0.0, 0
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{args.epochs}", disable=not accelerator.is_main_process, mininterval=10)
+        bar = tqdm(
+            loader, desc=f"epoch {epoch + 1}/{args.epochs}", disable=not accelerator.is_main_process, mininterval=10
+        )
         for batch in bar:
             out = model(**batch)
             accelerator.backward(out["loss"])
@@ -202,7 +218,12 @@ def train(config: RunConfig) -> dict:
         if args.max_minutes and (time.time() - started) / 60 > args.max_minutes:
             log.info("time budget of %.1f minutes reached", args.max_minutes)
             break
-    summary = {"history": history, "best_dev_combined_f1": best, "excluded": excluded, "alignment": dict(alignment.counts)}
+    summary = {
+        "history": history,
+        "best_dev_combined_f1": best,
+        "excluded": excluded,
+        "alignment": dict(alignment.counts),
+    }
     if accelerator.is_main_process:
         summary.update(_final_report(out_dir, splits, loaded, config))
     return summary
@@ -217,6 +238,8 @@ def _final_report(out_dir: Path, splits: dict, loaded, config: RunConfig) -> dic
     for name in ("dev", "test"):
         if splits[name]:
             report[name] = evaluate_documents(predictor, splits[name])
+    if not (splits["dev"] or splits["test"]):
+        report["train"] = evaluate_documents(predictor, splits["train"])  # nothing held out: say so
     report["data"] = {k: corpus_stats(v) for k, v in splits.items()}
     (out_dir / "metrics.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     write_model_card(out_dir, predictor.settings, report)
@@ -231,7 +254,11 @@ def main(argv: list[str] | None = None) -> int:
     summary = train(config)
     test = summary.get("test") or summary.get("dev")
     if test:
-        log.info("held-out entity F1 %.4f, relation F1 %.4f", test["entities"]["micro"]["f1"], test["relations"]["micro"]["f1"])
+        log.info(
+            "held-out entity F1 %.4f, relation F1 %.4f",
+            test["entities"]["micro"]["f1"],
+            test["relations"]["micro"]["f1"],
+        )
     return 0
 
 
