@@ -115,22 +115,28 @@ class Predictor:
         order = sorted(range(len(windows)), key=lambda i: len(windows[i].forms))
         for begin in range(0, len(order), batch_size):
             chunk = order[begin : begin + batch_size]
-            examples = []
-            for i in chunk:
-                ids, starts = self.encoder.encode(windows[i].forms)
-                examples.append(
-                    {"input_ids": ids, "word_starts": starts, "shapes": [word_shape(f) for f in windows[i].forms]}
-                )
-            batch = {k: v.to(self.device) for k, v in collate(examples, self.tokenizer.pad_token_id).items()}
-            words = self.model.word_vectors(
-                batch["input_ids"], batch["attention_mask"], batch["word_starts"], batch["shapes"]
-            )
-            logits = self.model.tag_logits(words)
+            batch = self._collate([windows[i] for i in chunk])
+            words, logits = self._forward(batch)
             paths, probs = self.model.decode_tags(logits, batch["word_mask"])
             for row, i in enumerate(chunk):
                 n = len(windows[i].forms)
                 outputs[i] = {"tags": paths[row][:n], "probs": probs[row, :n].cpu(), "words": words[row, :n]}
         return outputs
+
+    def _collate(self, windows: list[Window]) -> dict:
+        """Sub-word ids and word positions of a batch of windows, padded into tensors."""
+        examples = []
+        for window in windows:
+            ids, starts = self.encoder.encode(window.forms)
+            examples.append({"input_ids": ids, "word_starts": starts, "shapes": [word_shape(f) for f in window.forms]})
+        return {k: v.to(self.device) for k, v in collate(examples, self.tokenizer.pad_token_id).items()}
+
+    def _forward(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """Word vectors and tag logits; the one step an alternative runtime (ONNX) replaces."""
+        words = self.model.word_vectors(
+            batch["input_ids"], batch["attention_mask"], batch["word_starts"], batch["shapes"]
+        )
+        return words, self.model.tag_logits(words)
 
     def _decode_entities(
         self, doc: Document, sent: SentenceWords, mine: list, first_id: int
