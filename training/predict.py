@@ -49,6 +49,26 @@ def bio_to_spans(labels: list[str]) -> list[tuple[int, int, str]]:
     return spans
 
 
+# An office belongs to one body and a figure to one subject (the scheme's "each title gets its own
+# TITLE_OF"); a person may hold several titles and a document may have joint issuers.
+SINGLE_TAIL = ("TITLE_OF", "METRIC_OF")
+
+
+def _one_tail_per_head(best: dict[tuple[int, int], tuple[float, str]]) -> dict[tuple[int, int], tuple[float, str]]:
+    kept: dict[tuple[int, int], tuple[float, str]] = {}
+    strongest: dict[tuple[int, str], tuple[float, tuple[int, int]]] = {}
+    for pair, (score, label) in best.items():
+        if label not in SINGLE_TAIL:
+            kept[pair] = (score, label)
+            continue
+        key = (pair[0], label)
+        if key not in strongest or score > strongest[key][0]:
+            strongest[key] = (score, pair)
+    for (_, label), (score, pair) in strongest.items():
+        kept[pair] = (score, label)
+    return kept
+
+
 class Predictor:
     def __init__(self, model: JointModel, tokenizer, settings: Settings, device: str = "cpu") -> None:
         self.model = model.to(device).eval()
@@ -186,7 +206,7 @@ class Predictor:
                 score = float(p[label])
                 if key not in best or score > best[key][0]:
                     best[key] = (score, RELATION_LABELS[label])
-        for (h, t), (score, label) in sorted(best.items()):
+        for (h, t), (score, label) in sorted(_one_tail_per_head(best).items()):
             relations.append(
                 Relation(
                     label, sent_entities[h].id, sent_entities[t].id, id=f"R{len(relations) + 1}", score=round(score, 4)

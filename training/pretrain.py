@@ -368,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--text", required=True, help="JSONL ({id, text} per line), .txt, or a folder of them")
     parser.add_argument("--out", required=True)
     parser.add_argument("overrides", nargs="*", help="pretrain.key=value or model.key=value")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     if args.config and "=" in args.config:  # no config file, only overrides
         args.overrides.insert(0, args.config)
