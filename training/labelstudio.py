@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from training.documents import Document, Entity, Relation
@@ -68,7 +69,7 @@ def tasks_to_documents(tasks: list[dict], source: str = "annotations") -> Conver
 def _task_text(data: dict) -> str | None:
     if isinstance(data.get(TO_NAME), str):
         return data[TO_NAME]
-    strings = [v for v in data.values() if isinstance(v, str)]
+    strings = [v for k, v in data.items() if k != "doc_id" and isinstance(v, str)]
     return strings[0] if len(strings) == 1 else None
 
 
@@ -87,7 +88,20 @@ def _choose(task: dict, source: str, doc_id: str, out: Conversion) -> dict | Non
         out.counts[f"tasks_with_several_{source}"] += 1
     ground_truth = [a for a in live if a.get("ground_truth")]
     pool = ground_truth or live
-    return max(pool, key=lambda a: (str(a.get("updated_at") or a.get("created_at") or ""), str(a.get("id", ""))))
+    return max(pool, key=_recency)
+
+
+def _recency(item: dict) -> tuple:
+    """Sort key: time first, id on ties. Times are parsed, not compared as strings: the server omits
+    ".000000" when the microseconds are zero, and "…:00Z" sorts after "…:00.5Z" as text; ids are
+    compared as numbers so 10 comes after 9."""
+    stamp = item.get("updated_at") or item.get("created_at")
+    try:
+        when = datetime.fromisoformat(str(stamp)).timestamp() if stamp else float("-inf")
+    except ValueError:
+        when = float("-inf")
+    item_id = item.get("id")
+    return (when, isinstance(item_id, int), item_id if isinstance(item_id, int) else str(item_id))
 
 
 def _result_to_document(doc_id: str, text: str, result: list[dict], meta: dict, out: Conversion) -> Document:

@@ -25,7 +25,7 @@ import re
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,7 @@ class ImportReport:
     imported: int = 0
     task_ids: list[int] = field(default_factory=list)
     skipped_existing: list[str] = field(default_factory=list)
+    changed_existing: list[str] = field(default_factory=list)  # skipped, and the project's text differs
 
 
 @dataclass
@@ -224,13 +225,17 @@ def task_index(client: LabelStudio, project_id: int) -> dict[str, dict[str, Any]
 
 def import_texts(client: LabelStudio, project_id: int, records: Sequence[dict[str, Any]]) -> ImportReport:
     """Creates one task per record; doc ids already in the project are skipped so that re-running
-    an import never makes duplicate tasks (the converter refuses duplicate doc ids)."""
+    an import never makes duplicate tasks (the converter refuses duplicate doc ids). A skipped
+    record whose text differs from the task's is listed apart: annotations made on the old text
+    would not fit a new one, so replacing it is a decision for a person, not for a sync."""
     report = ImportReport()
     existing = task_index(client, project_id)
     fresh = []
     for record in records:
         if record["doc_id"] in existing:
             report.skipped_existing.append(record["doc_id"])
+            if existing[record["doc_id"]]["text"] != record["text"]:
+                report.changed_existing.append(record["doc_id"])
         else:
             fresh.append({"data": record})
     if fresh:
@@ -329,10 +334,8 @@ def export_project(
         with api_errors(f"downloading export {export_id} of project {project_id}"):
             payload = b"".join(client.projects.exports.download(project_id, export_id, export_type="JSON"))
     finally:
-        try:
+        with suppress(ApiError, httpx.HTTPError):  # a snapshot left on the server is harmless
             client.projects.exports.delete(project_id, export_id)
-        except (ApiError, httpx.HTTPError):
-            pass  # leaving a snapshot on the server is harmless
     try:
         tasks = json.loads(payload)
     except json.JSONDecodeError as exc:
@@ -426,7 +429,12 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"project {project_id}: imported {report.imported} task(s); {len(report.skipped_existing)} already present"
         )
-        return 0
+        if report.changed_existing:
+            print(
+                f"  {len(report.changed_existing)} of them have a different text in the project (left unchanged): "
+                + ", ".join(report.changed_existing[:20])
+            )
+        return 1 if report.changed_existing else 0
     if args.command == "predictions":
         try:
             documents = list(read_jsonl(args.documents))
