@@ -6,6 +6,7 @@ real one, so everything downstream is the same code path.
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -23,15 +24,22 @@ def learn_bpe(word_counts: Counter, merges: int, min_frequency: int = 2) -> list
         for pair in zip(symbols, symbols[1:]):
             pair_counts[pair] += n
             where[pair].add(index)
+    # A lazy max-heap: stale entries are re-checked against the live count when popped.
+    heap = [(-count, pair) for pair, count in pair_counts.items()]
+    heapq.heapify(heap)
     result = []
-    for _ in range(merges):
-        if not pair_counts:
-            break
-        pair, count = max(pair_counts.items(), key=lambda kv: (kv[1], kv[0]))
+    while heap and len(result) < merges:
+        negative, pair = heapq.heappop(heap)
+        count = pair_counts.get(pair, 0)
+        if count != -negative:
+            if count > 0:
+                heapq.heappush(heap, (-count, pair))
+            continue
         if count < min_frequency:
             break
         result.append((pair[0], pair[1], count))
         merged = pair[0] + pair[1]
+        touched = set()
         for index in list(where.pop(pair, ())):
             symbols, n = words[index]
             for old in zip(symbols, symbols[1:]):
@@ -50,7 +58,11 @@ def learn_bpe(word_counts: Counter, merges: int, min_frequency: int = 2) -> list
             for new in zip(out, out[1:]):
                 pair_counts[new] += n
                 where[new].add(index)
+                touched.add(new)
         pair_counts.pop(pair, None)
+        for new in touched:
+            if new in pair_counts:
+                heapq.heappush(heap, (-pair_counts[new], new))
     return result
 
 
