@@ -71,9 +71,11 @@ class RetrainJob:
         return dataclasses.asdict(self)
 
 
-def retrain_config(training: dict, export: Path, out_dir: Path, overrides: list[str]) -> RunConfig:
+def retrain_config(training: dict, export: Path, out_dir: Path, overrides: list[str], cache_dir: Path) -> RunConfig:
     """The checkpoint's stored run config, pointed at the new export and a fresh output folder.
-    Keys the current code no longer knows are dropped (a checkpoint may predate a refactor)."""
+    Keys the current code no longer knows are dropped (a checkpoint may predate a refactor). The
+    feature cache moves out of the serving checkpoint's folder into ``cache_dir`` unless an
+    override says otherwise; data.train, output_dir and resume are always ours."""
     known = {
         section: {k: v for k, v in (training.get(section) or {}).items() if k in {f.name for f in fields}}
         for section, fields in (
@@ -83,11 +85,21 @@ def retrain_config(training: dict, export: Path, out_dir: Path, overrides: list[
         )
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "retrain-config.yaml"  # kept next to the new model: how it was made
-    path.write_text(yaml.safe_dump(known, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return load_config(
-        path, [*overrides, f"data.train={export}", f"training.output_dir={out_dir}", "training.resume=false"]
+    base = out_dir / "base-config.yaml"  # as stored in the serving checkpoint
+    base.write_text(yaml.safe_dump(known, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    config = load_config(
+        base,
+        [
+            f"data.cache_dir={cache_dir}",
+            *overrides,
+            f"data.train={export}",
+            f"training.output_dir={out_dir}",
+            "training.resume=false",
+        ],
     )
+    effective = yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False)
+    (out_dir / "retrain-config.yaml").write_text(effective, encoding="utf-8")  # how the new model was made
+    return config
 
 
 def held_out(export: Path, config: RunConfig) -> list[Document]:
@@ -166,7 +178,9 @@ class Retrainer:
         out_dir = self.work_dir / f"retrain-{job.number:03d}"
         export = Path(job.export) if job.export else self.pull_export(job.project, out_dir / "export.json")
         job.export = str(export)
-        config = retrain_config(old.predictor.settings.training, export, out_dir, self.overrides)
+        config = retrain_config(
+            old.predictor.settings.training, export, out_dir, self.overrides, self.work_dir / "features-cache"
+        )
         job.output_dir = str(out_dir)
         train(config)
         new = Extractor.from_pretrained(out_dir)

@@ -151,6 +151,10 @@ def _password_of_basic(credentials: str) -> str | None:
 
 # --- the app ------------------------------------------------------------------------------------
 
+# Module level: route signatures are resolved from module globals (annotations are strings here).
+# Only parses the header and documents the scheme in OpenAPI; ``authorized`` decides.
+BEARER = HTTPBearer(auto_error=False, description="the server's --token")
+
 
 def create_app(extractor: Extractor, config: ServerConfig | None = None) -> FastAPI:
     config = config or ServerConfig()
@@ -180,9 +184,7 @@ def create_app(extractor: Extractor, config: ServerConfig | None = None) -> Fast
     )
     app.state.holder, app.state.batcher, app.state.retrainer, app.state.config = holder, batcher, retrainer, config
 
-    bearer = HTTPBearer(auto_error=False, description="the server's --token")
-
-    async def authorized(request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+    async def authorized(request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]) -> None:
         if config.token is None:
             return
         scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
