@@ -14,6 +14,8 @@ def collate(examples: list[dict], pad_id: int) -> dict:
     starts = torch.zeros((n, max_words), dtype=torch.long)
     shapes = torch.zeros((n, max_words), dtype=torch.long)
     word_mask = torch.zeros((n, max_words), dtype=torch.bool)
+    n_lexical = max((len(e["lexical"][0]) for e in examples if e.get("lexical")), default=1)
+    lexical = torch.zeros((n, max_words, n_lexical), dtype=torch.long)
     tags = torch.full((n, max_words), -100, dtype=torch.long)
     for i, e in enumerate(examples):
         ids, ws = e["input_ids"], e["word_starts"]
@@ -23,6 +25,8 @@ def collate(examples: list[dict], pad_id: int) -> dict:
             starts[i, : len(ws)] = torch.tensor(ws)
             shapes[i, : len(ws)] = torch.tensor(e["shapes"])
             word_mask[i, : len(ws)] = True
+            if e.get("lexical"):
+                lexical[i, : len(ws)] = torch.tensor(e["lexical"])
         if "tags" in e and ws:
             tags[i, : len(ws)] = torch.tensor(e["tags"])
     batch = {
@@ -31,6 +35,7 @@ def collate(examples: list[dict], pad_id: int) -> dict:
         "word_starts": starts,
         "word_mask": word_mask,
         "shapes": shapes,
+        "lexical": lexical,
     }
     if all("tags" in e for e in examples):
         batch["tags"] = tags

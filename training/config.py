@@ -26,12 +26,13 @@ class ModelArguments:
     max_length: int = 256
     use_crf: bool = False
     shape_dim: int = 32
+    lexical_dim: int = 64
     dropout: float = 0.1
 
 
 @dataclass
 class DataArguments:
-    train: str = "annotations"
+    train: str = "annotations/corpus.ls.json"
     # Documents listed under "dev"/"test" in this file are held out; others follow the id hash.
     splits_file: str = "annotations/splits.json"
     dev_fraction: float = 0.1

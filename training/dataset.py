@@ -42,6 +42,7 @@ EXAMPLE_FEATURES = Features(
         "input_ids": List(Value("int32")),
         "word_starts": List(Value("int32")),
         "shapes": List(Value("int32")),
+        "lexical": List(List(Value("int32"))),
         "tags": List(ClassLabel(names=list(BIO_LABELS))),
         "entities": List(
             {"start": Value("int32"), "end": Value("int32"), "type": ClassLabel(names=list(ENTITY_TYPES))}
@@ -89,7 +90,7 @@ def build_features(
     segmenter = get_segmenter(segmenter_name)
     encoder = WordEncoder(tokenizer, max_length)
     report = AlignmentReport()
-    settings = f"{segmenter_name}|{tokenizer_fingerprint(tokenizer)}|{max_length}|v1"
+    settings = f"{segmenter_name}|{tokenizer_fingerprint(tokenizer)}|{max_length}|v2"
 
     def encode_batch(batch: dict) -> dict:
         out: dict[str, list] = {name: [] for name in EXAMPLE_FEATURES}

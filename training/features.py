@@ -153,6 +153,8 @@ def encode_document(
     doc: Document, segmenter: Segmenter, encoder: WordEncoder, report: AlignmentReport | None = None
 ) -> list[dict]:
     """Training examples, one per sentence window."""
+    from training.lexical import lexical_features
+
     report = report if report is not None else AlignmentReport()
     examples = []
     for sentence in document_sentences(doc, segmenter):
@@ -163,6 +165,7 @@ def encode_document(
             if rel.head in index and rel.tail in index:
                 triples.append((index[rel.head], index[rel.tail], REL_ID[rel.type]))
         forms = [w.form for w in sentence.words]
+        lexical = lexical_features(forms)
         for w_start, w_end in encoder.windows(forms):
             input_ids, starts = encoder.encode(forms[w_start:w_end])
             inside = [i for i, (s, e, _) in enumerate(spans) if w_start <= s and e <= w_end]
@@ -175,6 +178,7 @@ def encode_document(
                     "input_ids": input_ids,
                     "word_starts": starts,
                     "shapes": [word_shape(f) for f in forms[w_start:w_end]],
+                    "lexical": lexical[w_start:w_end],
                     "tags": tags[w_start:w_end],
                     "entities": [
                         {"start": spans[i][0] - w_start, "end": spans[i][1] - w_start, "type": spans[i][2]}

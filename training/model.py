@@ -28,6 +28,8 @@ class HeadConfig:
     relation_hidden: int = 256
     dropout: float = 0.1
     use_crf: bool = False
+    lexical_dim: int = 0  # 0: no hashed lexical features
+    lexical_buckets: int = 1 << 17
     bio_labels: list[str] = field(default_factory=lambda: list(BIO_LABELS))
     entity_types: list[str] = field(default_factory=lambda: list(ENTITY_TYPES))
     relation_labels: list[str] = field(default_factory=lambda: list(RELATION_LABELS))
@@ -63,7 +65,10 @@ class JointModel(nn.Module):
         hidden = encoder.config.hidden_size
         self.dropout = nn.Dropout(head.dropout)
         self.shape_embedding = nn.Embedding(SHAPE_VOCAB, head.shape_dim)
-        word_dim = hidden + head.shape_dim
+        self.lexical = (
+            nn.EmbeddingBag(head.lexical_buckets, head.lexical_dim, mode="sum", padding_idx=0) if head.lexical_dim else None
+        )
+        word_dim = hidden + head.shape_dim + head.lexical_dim
         self.tagger = nn.Linear(word_dim, len(head.bio_labels))
         self.crf = CRF(len(head.bio_labels)) if head.use_crf else None
         self.type_embedding = nn.Embedding(len(head.entity_types), head.type_dim)
@@ -78,11 +83,14 @@ class JointModel(nn.Module):
         )
         self.register_buffer("allowed", relation_mask_table(), persistent=False)
 
-    def word_vectors(self, input_ids, attention_mask, word_starts, shapes) -> torch.Tensor:
+    def word_vectors(self, input_ids, attention_mask, word_starts, shapes, lexical=None) -> torch.Tensor:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         index = word_starts.unsqueeze(-1).expand(-1, -1, hidden.size(-1))
-        words = torch.gather(hidden, 1, index)
-        return self.dropout(torch.cat([words, self.shape_embedding(shapes)], dim=-1))
+        parts = [torch.gather(hidden, 1, index), self.shape_embedding(shapes)]
+        if self.lexical is not None:
+            batch, words, n_features = lexical.shape
+            parts.append(self.lexical(lexical.reshape(batch * words, n_features)).reshape(batch, words, -1))
+        return self.dropout(torch.cat(parts, dim=-1))
 
     def tag_logits(self, words: torch.Tensor) -> torch.Tensor:
         return self.tagger(words)
@@ -134,9 +142,9 @@ class JointModel(nn.Module):
         return logits.masked_fill(~mask, -1e4), pairs
 
     def forward(
-        self, input_ids, attention_mask, word_starts, word_mask, shapes, tags=None, entities=None, relations=None
+        self, input_ids, attention_mask, word_starts, word_mask, shapes, lexical=None, tags=None, entities=None, relations=None
     ):
-        words = self.word_vectors(input_ids, attention_mask, word_starts, shapes)
+        words = self.word_vectors(input_ids, attention_mask, word_starts, shapes, lexical)
         logits = self.tag_logits(words)
         out = {"tag_logits": logits}
         if tags is None:

@@ -23,6 +23,7 @@ from training.features import (
     entity_word_spans,
     word_shape,
 )
+from training.lexical import lexical_features
 from training.model import JointModel
 from training.schema import RELATION_LABELS
 from training.segment import get_segmenter
@@ -148,13 +149,20 @@ class Predictor:
         examples = []
         for window in windows:
             ids, starts = self.encoder.encode(window.forms)
-            examples.append({"input_ids": ids, "word_starts": starts, "shapes": [word_shape(f) for f in window.forms]})
+            examples.append(
+                {
+                    "input_ids": ids,
+                    "word_starts": starts,
+                    "shapes": [word_shape(f) for f in window.forms],
+                    "lexical": lexical_features(window.forms, self.settings.head.lexical_buckets),
+                }
+            )
         return {k: v.to(self.device) for k, v in collate(examples, self.tokenizer.pad_token_id).items()}
 
     def _forward(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """Word vectors and tag logits; the one step an alternative runtime (ONNX) replaces."""
         words = self.model.word_vectors(
-            batch["input_ids"], batch["attention_mask"], batch["word_starts"], batch["shapes"]
+            batch["input_ids"], batch["attention_mask"], batch["word_starts"], batch["shapes"], batch["lexical"]
         )
         return words, self.model.tag_logits(words)
 

@@ -133,7 +133,12 @@ def train(config: RunConfig) -> dict:
     log.info("split: %s", {k: len(v) for k, v in splits.items()})
     out_dir.mkdir(parents=True, exist_ok=True)
     tokenizer, encoder = build_encoder(config, splits["train"], out_dir)
-    head = HeadConfig(shape_dim=config.model.shape_dim, dropout=config.model.dropout, use_crf=config.model.use_crf)
+    head = HeadConfig(
+        shape_dim=config.model.shape_dim,
+        lexical_dim=config.model.lexical_dim,
+        dropout=config.model.dropout,
+        use_crf=config.model.use_crf,
+    )
     model = JointModel(encoder, head)
     settings = Settings(
         segmenter=config.model.segmenter,
