@@ -32,7 +32,11 @@ def _read_raw(path: Path, source: str) -> tuple[list[Document], list[Problem], C
     if path.is_dir():
         docs, problems, counts = [], [], Counter()
         if any(path.rglob("*.ann")):
+            # Authoring sources present: the .json next to them are compiled copies (corpus.ls.json)
+            # or bookkeeping (splits.json); reading both would count every document twice.
             docs.extend(read_articles(path))
+            counts["json_files_skipped_as_compiled"] = sum(1 for p in path.rglob("*.json*"))
+            return docs, problems, counts
         for child in sorted(path.rglob("*")):
             if child.suffix in (".json", ".jsonl"):
                 d, p, c = _read_raw(child, source)
