@@ -34,6 +34,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if result.report.errors else 0
 
 
+def provinces_mentioned(documents, gazetteer: str) -> str:
+    """How many provinces of a gazetteer TSV (code, name, kind) the texts name, with or without 'Tỉnh'."""
+    import csv
+    import re
+
+    with open(gazetteer, encoding="utf-8") as fh:
+        names = [re.sub(r"^(Thành phố|Tỉnh) ", "", row[1]) for row in csv.reader(fh, delimiter="\t") if len(row) > 1]
+    text = "\n".join(d.text for d in documents)
+    found = [n for n in names if n in text]
+    return f"provinces and cities named: {len(found)} of {len(names)}"
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     result = load_documents(args.data, source=args.source)
     stats = corpus_stats(result.documents)
@@ -45,6 +57,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
             for line in Path(args.allow).read_text(encoding="utf-8").splitlines()
             if line and not line.startswith("#")
         }
+    if args.gazetteer:
+        print(provinces_mentioned(result.documents, args.gazetteer))
     conflicts = consistency_lint(result.documents, allowed)
     print(
         f"\nconsistency lint: {len(conflicts)} surface(s) annotated inconsistently ({len(allowed)} explained in {args.allow})"
@@ -94,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     stats.add_argument("--source", default="annotations", choices=("annotations", "predictions"))
     stats.add_argument("--allow", default="annotations/lint-allow.tsv", help="surfaces whose conflicts are explained")
     stats.add_argument("--json", help="also write the statistics here")
+    stats.add_argument("--gazetteer", help="provinces TSV (code, name, kind): count the provinces the texts name")
     stats.set_defaults(func=cmd_stats)
     corpus = sub.add_parser("corpus", help="compile .ann articles into a Label Studio export + splits")
     corpus.add_argument("sources", nargs="+", help="folders of .ann files")
