@@ -54,7 +54,9 @@ def test_evaluate_writes_metrics_errors_and_predictions(tiny_model_dir, tiny_cor
 
     gold = load_documents(tiny_corpus_dir).documents
     predicted = list(read_jsonl(tmp_path / "eval" / "predictions.jsonl"))
-    expected = len(entity_tuples(gold) ^ entity_tuples(predicted)) + len(relation_tuples(gold) ^ relation_tuples(predicted))
+    expected = len(entity_tuples(gold) ^ entity_tuples(predicted)) + len(
+        relation_tuples(gold) ^ relation_tuples(predicted)
+    )
     errors = [line for line in (tmp_path / "eval" / "errors.tsv").read_text().splitlines() if line]
     assert len(errors) == expected
     assert all(line.split("\t")[0] in ("MISSED", "SPURIOUS") for line in errors)

@@ -167,9 +167,9 @@ def mark_in_order(text: str, spans: list[tuple[str, str, str | None]]) -> str:
     nothing and only moves past that occurrence: it steps over a mention deliberately left bare
     ("Ban Thường vụ cấp ủy") that would otherwise be taken by the next span of the same surface.
     'Ð' and 'Đ' (and 'ð', 'đ') compare equal while searching, and the marked-up body keeps the
-    text's own characters, so the body without its markup is exactly ``text``. Raises ``AuthoringError`` naming the surface and
-    where the search started when a surface is not found, and for input the ``.ann`` format cannot
-    carry (unknown type, bad id, a surface with ``[``, ``]``, ``|`` or a line break, a text line
+    text's own characters, so the body without its markup is exactly ``text``. Raises ``AuthoringError``
+    naming the surface and where the search started when a surface is not found, and for input the
+    ``.ann`` format cannot carry (unknown type, bad id, a surface with ``[``, ``]``, ``|`` or a line break, a text line
     that is exactly ``---``, or ``[[``/``]]`` in the text).
     """
     for line_no, line in enumerate(text.split("\n"), 1):

@@ -61,7 +61,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(provinces_mentioned(result.documents, args.gazetteer))
     conflicts = consistency_lint(result.documents, allowed)
     print(
-        f"\nconsistency lint: {len(conflicts)} surface(s) annotated inconsistently ({len(allowed)} explained in {args.allow})"
+        f"\nconsistency lint: {len(conflicts)} surface(s) annotated inconsistently"
+        f" ({len(allowed)} explained in {args.allow})"
     )
     for conflict in conflicts:
         print("  " + str(conflict).replace("\n", "\n  "))

@@ -12,7 +12,8 @@ from training.predict import Predictor
 EXAMPLES = [
     "Chiều 12/3, đồng chí Lê Minh Khang, Ủy viên Ban Thường vụ Tỉnh ủy, Trưởng Ban Tổ chức Tỉnh ủy Hậu Giang "
     "làm việc với Ban Thường vụ Huyện ủy Long Mỹ về việc thực hiện Chỉ thị số 28-CT/TW của Ban Bí thư.",
-    "Năm 2024, Đảng bộ huyện đã kết nạp 312 đảng viên, đạt 104% kế hoạch; 96,5% chi bộ được xếp loại hoàn thành tốt nhiệm vụ.",
+    "Năm 2024, Đảng bộ huyện đã kết nạp 312 đảng viên, đạt 104% kế hoạch; "
+    "96,5% chi bộ được xếp loại hoàn thành tốt nhiệm vụ.",
     "Tỉnh uỷ Sóc Trăng ban hành Kế hoạch số 79-KH/TU ngày 5/6/2023 triển khai Nghị quyết số 21-NQ/TW của Hội nghị "
     "Trung ương 4 khóa XIII.",
 ]

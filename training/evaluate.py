@@ -127,7 +127,8 @@ def cross_validate(config_path: str, data: str, folds: int, overrides: list[str]
         summary = train(config)
         results.append(summary["test"])
         print(
-            f"fold {k}: entity F1 {summary['test']['entities']['micro']['f1']:.4f} relation F1 {summary['test']['relations']['micro']['f1']:.4f}"
+            f"fold {k}: entity F1 {summary['test']['entities']['micro']['f1']:.4f}"
+            f" relation F1 {summary['test']['relations']['micro']['f1']:.4f}"
         )
     table = {}
     for key in ("entities", "relations"):

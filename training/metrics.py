@@ -72,6 +72,7 @@ def format_scores(scores: dict, title: str) -> str:
     lines = [title, f"  {'type':<12} {'P':>7} {'R':>7} {'F1':>7} {'gold':>6} {'pred':>6}"]
     for kind, s in scores.items():
         lines.append(
-            f"  {kind:<12} {s['precision']:>7.4f} {s['recall']:>7.4f} {s['f1']:>7.4f} {s['support']:>6} {s['predicted']:>6}"
+            f"  {kind:<12} {s['precision']:>7.4f} {s['recall']:>7.4f} {s['f1']:>7.4f}"
+            f" {s['support']:>6} {s['predicted']:>6}"
         )
     return "\n".join(lines)

@@ -66,7 +66,9 @@ class JointModel(nn.Module):
         self.dropout = nn.Dropout(head.dropout)
         self.shape_embedding = nn.Embedding(SHAPE_VOCAB, head.shape_dim)
         self.lexical = (
-            nn.EmbeddingBag(head.lexical_buckets, head.lexical_dim, mode="sum", padding_idx=0) if head.lexical_dim else None
+            nn.EmbeddingBag(head.lexical_buckets, head.lexical_dim, mode="sum", padding_idx=0)
+            if head.lexical_dim
+            else None
         )
         word_dim = hidden + head.shape_dim + head.lexical_dim
         self.tagger = nn.Linear(word_dim, len(head.bio_labels))
@@ -142,7 +144,16 @@ class JointModel(nn.Module):
         return logits.masked_fill(~mask, -1e4), pairs
 
     def forward(
-        self, input_ids, attention_mask, word_starts, word_mask, shapes, lexical=None, tags=None, entities=None, relations=None
+        self,
+        input_ids,
+        attention_mask,
+        word_starts,
+        word_mask,
+        shapes,
+        lexical=None,
+        tags=None,
+        entities=None,
+        relations=None,
     ):
         words = self.word_vectors(input_ids, attention_mask, word_starts, shapes, lexical)
         logits = self.tag_logits(words)

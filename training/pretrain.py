@@ -159,19 +159,26 @@ def build_tokenizer(config: PretrainConfig, segmented: Path, out_dir: Path):
         for line in fh:
             for sentence in json.loads(line)["sentences"]:
                 counts.update(sentence)
-    return AutoTokenizer.from_pretrained(build_tokenizer_files(counts.elements(), out_dir / "tokenizer", m.build_vocab_size))
+    return AutoTokenizer.from_pretrained(
+        build_tokenizer_files(counts.elements(), out_dir / "tokenizer", m.build_vocab_size)
+    )
 
 
 def pack_sequences(segmented: Path, tokenizer, seq_len: int, eval_fraction: float, cache_dir: Path) -> dict:
     """Pack sentences into <s> … </s> sequences on disk: token ids and a word-start flag per position."""
     encoder = WordEncoder(tokenizer, seq_len)
-    tag = hashlib.sha256(f"{segmented.name}|{len(tokenizer)}|{tokenizer.name_or_path}|{seq_len}".encode()).hexdigest()[:12]
+    tag = hashlib.sha256(f"{segmented.name}|{len(tokenizer)}|{tokenizer.name_or_path}|{seq_len}".encode()).hexdigest()[
+        :12
+    ]
     out = {}
     for split in ("train", "eval"):
         ids_path = cache_dir / f"packed-{tag}-{split}.ids.npy"
         if not ids_path.exists():
             break
-        out[split] = (np.load(ids_path, mmap_mode="r"), np.load(ids_path.with_suffix("").with_suffix(".starts.npy"), mmap_mode="r"))
+        out[split] = (
+            np.load(ids_path, mmap_mode="r"),
+            np.load(ids_path.with_suffix("").with_suffix(".starts.npy"), mmap_mode="r"),
+        )
     if len(out) == 2:
         return out
     buffers = {"train": ([], []), "eval": ([], [])}
@@ -277,7 +284,9 @@ def pretrain(config: PretrainConfig, text: str, out_dir: str) -> dict:
     cache_dir = Path(args.cache_dir)
     segmented = segmented_documents(text, config.model.segmenter, cache_dir, args.workers, args.max_documents)
     state_dir = out / "checkpoint-last"
-    tokenizer = AutoTokenizer.from_pretrained(state_dir) if state_dir.exists() else build_tokenizer(config, segmented, out)
+    tokenizer = (
+        AutoTokenizer.from_pretrained(state_dir) if state_dir.exists() else build_tokenizer(config, segmented, out)
+    )
     data = pack_sequences(segmented, tokenizer, args.seq_len, args.eval_fraction, cache_dir)
     log.info("sequences: train %d, held out %d (length %d)", len(data["train"][0]), len(data["eval"][0]), args.seq_len)
     model = AutoModelForMaskedLM.from_pretrained(state_dir) if state_dir.exists() else build_model(config, tokenizer)
@@ -357,8 +366,11 @@ base_model: {m["base_model"]}
 # Domain-adapted masked-LM encoder
 
 Masked-LM pre-training (whole-word masking over `{summary["segmenter"]}` words) on `{summary["text"]}`,
-starting from `{m["base_model"]}` ({"freshly initialised, " + str(m["num_layers"]) + " layers, hidden " +
-str(m["hidden_size"]) if m["base_model"] == "scratch" else "continued pre-training"}), {summary["steps"]} steps.
+starting from `{m["base_model"]}` ({
+            "freshly initialised, " + str(m["num_layers"]) + " layers, hidden " + str(m["hidden_size"])
+            if m["base_model"] == "scratch"
+            else "continued pre-training"
+        }), {summary["steps"]} steps.
 
 Held-out masked-LM loss: {first:.3f} at step 0 → {last:.3f} (perplexity {summary["held_out_perplexity"]}).
 

@@ -88,7 +88,7 @@ def build_tokenizer_files(forms: Iterable[str], out_dir: str | Path, vocab_size:
     for word, n in word_counts.items():
         for symbol in apply_merges(word, ranks):
             units[symbol[: -len(END)] if symbol.endswith(END) else symbol + "@@"] += n
-    for word, n in word_counts.items():  # every single character stays reachable
+    for word in word_counts:  # every single character stays reachable
         for ch in word:
             units[ch + "@@"] += 0
             units[ch] += 0
