@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from transformers import RobertaConfig
 
 
 @dataclass
@@ -80,14 +81,15 @@ def _coerce(value: str, current):
     return value
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
-    """Defaults ← YAML file ← ``section.key=value`` overrides (also ``key=value`` when unambiguous)."""
-    config = RunConfig()
+def configure(config, path: str | Path | None = None, overrides: list[str] = ()):
+    """Fill a config of section dataclasses: defaults ← YAML file ← ``section.key=value`` overrides
+    (also ``key=value`` when only one section has that key)."""
+    sections = [f.name for f in dataclasses.fields(config)]
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) if path else {}
     for section, values in (raw or {}).items():
         target = getattr(config, section, None)
-        if target is None:
-            raise ValueError(f"{path}: unknown section {section!r}; use model, data or training")
+        if section not in sections:
+            raise ValueError(f"{path}: unknown section {section!r}; use {', '.join(sections)}")
         for key, value in (values or {}).items():
             if not hasattr(target, key):
                 raise ValueError(f"{path}: unknown setting {section}.{key}")
@@ -97,13 +99,31 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Ru
         if not sep:
             raise ValueError(f"override {item!r} is not key=value")
         section_name, _, name = key.rpartition(".")
-        sections = (
-            [section_name]
-            if section_name
-            else [s for s in ("model", "data", "training") if hasattr(getattr(config, s), name)]
-        )
-        if len(sections) != 1 or not hasattr(getattr(config, sections[0]), name):
+        candidates = [section_name] if section_name else [s for s in sections if hasattr(getattr(config, s), name)]
+        if len(candidates) != 1 or candidates[0] not in sections or not hasattr(getattr(config, candidates[0]), name):
             raise ValueError(f"override {item!r}: no single setting called {key!r}")
-        target = getattr(config, sections[0])
+        target = getattr(config, candidates[0])
         setattr(target, name, _coerce(value, getattr(target, name)))
     return config
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
+    return configure(RunConfig(), path, overrides)
+
+
+def scratch_encoder_config(model: ModelArguments, tokenizer) -> RobertaConfig:
+    """A freshly initialised PhoBERT-architecture (RoBERTa) encoder of the configured size."""
+    return RobertaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=model.hidden_size,
+        num_hidden_layers=model.num_layers,
+        num_attention_heads=model.num_heads,
+        intermediate_size=model.intermediate_size,
+        max_position_embeddings=model.max_length + 2,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        type_vocab_size=1,
+        hidden_dropout_prob=model.dropout,
+        attention_probs_dropout_prob=model.dropout,
+    )

@@ -25,11 +25,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from tqdm.auto import tqdm
-from transformers import AutoModelForMaskedLM, AutoTokenizer, RobertaConfig, get_linear_schedule_with_warmup
+from transformers import AutoModelForMaskedLM, AutoTokenizer, get_linear_schedule_with_warmup
 
-from training.config import ModelArguments
+from training.config import ModelArguments, configure, scratch_encoder_config
 from training.features import WordEncoder
 from training.splits import split_of
 
@@ -62,25 +61,7 @@ class PretrainConfig:
 
 
 def load_pretrain_config(path: str | None, overrides: list[str]) -> PretrainConfig:
-    config = PretrainConfig()
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) if path else {}
-    for section, values in (raw or {}).items():
-        target = getattr(config, section, None)
-        if target is None:
-            raise ValueError(f"{path}: unknown section {section!r}; use model or pretrain")
-        for key, value in (values or {}).items():
-            if not hasattr(target, key):
-                raise ValueError(f"{path}: unknown setting {section}.{key}")
-            setattr(target, key, value)
-    for item in overrides:
-        key, _, value = item.partition("=")
-        section, _, name = key.partition(".")
-        target = getattr(config, section, None)
-        if target is None or not hasattr(target, name):
-            raise ValueError(f"override {item!r}: use pretrain.<setting> or model.<setting>")
-        current = getattr(target, name)
-        setattr(target, name, type(current)(value) if not isinstance(current, bool) else value.lower() == "true")
-    return config
+    return configure(PretrainConfig(), path, overrides)
 
 
 def read_texts(source: str | Path, limit: int = 0) -> Iterator[tuple[str, str]]:
@@ -235,20 +216,7 @@ def build_model(config: PretrainConfig, tokenizer):
     m = config.model
     if m.base_model != "scratch":
         return AutoModelForMaskedLM.from_pretrained(m.base_model)
-    return AutoModelForMaskedLM.from_config(
-        RobertaConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=m.hidden_size,
-            num_hidden_layers=m.num_layers,
-            num_attention_heads=m.num_heads,
-            intermediate_size=m.intermediate_size,
-            max_position_embeddings=m.max_length + 2,
-            pad_token_id=tokenizer.pad_token_id,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            type_vocab_size=1,
-        )
-    )
+    return AutoModelForMaskedLM.from_config(scratch_encoder_config(m, tokenizer))
 
 
 def mlm_loss(model, inputs: torch.Tensor, attention: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -19,11 +19,11 @@ import torch
 from accelerate import Accelerator, DistributedDataParallelKwargs
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from transformers import AutoModel, AutoTokenizer, RobertaConfig, get_linear_schedule_with_warmup
+from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warmup
 
 from training.batching import collate
 from training.checkpoint import Settings, save_checkpoint
-from training.config import RunConfig, load_config
+from training.config import RunConfig, load_config, scratch_encoder_config
 from training.data import load_documents
 from training.dataset import build_features
 from training.documents import Document
@@ -71,20 +71,7 @@ def build_encoder(config: RunConfig, train_docs: list[Document], out_dir: Path):
     else:
         tokenizer_dir = m.tokenizer
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    encoder_config = RobertaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=m.hidden_size,
-        num_hidden_layers=m.num_layers,
-        num_attention_heads=m.num_heads,
-        intermediate_size=m.intermediate_size,
-        max_position_embeddings=m.max_length + 2,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        type_vocab_size=1,
-        hidden_dropout_prob=m.dropout,
-        attention_probs_dropout_prob=m.dropout,
-    )
+    encoder_config = scratch_encoder_config(m, tokenizer)
     return tokenizer, AutoModel.from_config(encoder_config, add_pooling_layer=False)
 
 
