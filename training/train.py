@@ -89,6 +89,27 @@ def evaluate_documents(predictor: Predictor, gold: list[Document], batch_size: i
     }
 
 
+class LengthBucketSampler(torch.utils.data.Sampler):
+    """Batches of similar length (less padding, ~2x faster on CPU), in a fresh random order each epoch."""
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, pool: int = 50) -> None:
+        self.lengths, self.batch_size, self.pool = lengths, batch_size, pool
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __iter__(self):
+        order = torch.randperm(len(self.lengths), generator=self.generator).tolist()
+        span = self.batch_size * self.pool
+        batches = []
+        for begin in range(0, len(order), span):
+            chunk = sorted(order[begin : begin + span], key=self.lengths.__getitem__)
+            batches += [chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+        for i in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[i]
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+
 def _optimizer(model: JointModel, args) -> torch.optim.Optimizer:
     encoder_params = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
     head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
@@ -145,13 +166,11 @@ def train(config: RunConfig) -> dict:
     )
     if alignment.counts:
         log.info("alignment: %s", dict(alignment.counts))
-    train_rows = features["train"].with_format(None)
+    train_rows = list(features["train"].with_format(None))
     loader = DataLoader(
-        list(train_rows),
-        batch_size=args.batch_size,
-        shuffle=True,
+        train_rows,
+        batch_sampler=LengthBucketSampler([len(r["input_ids"]) for r in train_rows], args.batch_size, args.seed),
         collate_fn=lambda rows: collate(rows, tokenizer.pad_token_id),
-        generator=torch.Generator().manual_seed(args.seed),
     )
     optimizer = _optimizer(model, args)
     steps = args.epochs * math.ceil(len(loader) / accelerator.num_processes)
