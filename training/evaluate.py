@@ -113,7 +113,7 @@ def cross_validate(config_path: str, data: str, folds: int, overrides: list[str]
         held = [d.id for d in docs if fold_of(d.id, folds) == k]
         splits_file = Path(out_dir) / f"fold{k}" / "splits.json"
         splits_file.parent.mkdir(parents=True, exist_ok=True)
-        splits_file.write_text(json.dumps({"test": held, "dev": held}))
+        splits_file.write_text(json.dumps({"test": held}))  # dev for early stopping comes from the other folds
         config = load_config(
             config_path,
             [
@@ -123,7 +123,7 @@ def cross_validate(config_path: str, data: str, folds: int, overrides: list[str]
                 f"training.output_dir={splits_file.parent}",
             ],
         )
-        config.data.dev_fraction = config.data.test_fraction = 0.0
+        config.data.test_fraction = 0.0
         summary = train(config)
         results.append(summary["test"])
         print(
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=0, help="K-fold cross-validation (MODEL is then a config)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("overrides", nargs="*", help="config overrides for --folds, key=value")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     if args.folds:
         cross_validate(args.model, args.data, args.folds, args.overrides, args.out or "runs/crossval")
     else:
