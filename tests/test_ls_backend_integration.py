@@ -3,7 +3,8 @@
 Label Studio is told about the backend through its API, checks /health and /setup itself, and on
 "retrieve predictions" posts the project's tasks to our /predict. The predictions it stores must be
 the Extractor's entities and relations at the same offsets, and must read back through the
-project's export and ``training.labelstudio`` as the same documents.
+project's export and ``training.labelstudio`` as the same documents. Then annotations and a
+"start training" from Label Studio reach our /webhook, which pulls the export and retrains.
 """
 
 from __future__ import annotations
@@ -40,9 +41,17 @@ def extractor(tiny_model_dir) -> Extractor:
 
 
 @pytest.fixture(scope="module")
-def backend(extractor, tmp_path_factory) -> Iterator[tuple[str, object]]:
-    """Our app under a real uvicorn in a thread: Label Studio needs a socket to call."""
-    app = create_app(extractor, ServerConfig(work_dir=tmp_path_factory.mktemp("retrain")))
+def backend(extractor, label_studio_server, tmp_path_factory) -> Iterator[tuple[str, object]]:  # noqa: F811
+    """Our app under a real uvicorn in a thread: Label Studio needs a socket to call. The export
+    for retraining is pulled from the test server's 127.0.0.1 URL (what /setup announces is
+    http://localhost:PORT, and these tests keep to 127.0.0.1)."""
+    config = ServerConfig(
+        work_dir=tmp_path_factory.mktemp("retrain"),
+        retrain_overrides=["training.epochs=2", "training.patience=2"],
+        ls_url=label_studio_server.url,
+        ls_token=label_studio_server.token,
+    )
+    app = create_app(extractor, config)
     server = uvicorn.Server(uvicorn.Config(app, host=HOST, port=free_port(), log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -111,3 +120,36 @@ def test_label_studio_stores_our_predictions_at_the_right_offsets(
             assert [(r.type, r.head, r.tail) for r in theirs.relations] == [
                 (r.type, r.head, r.tail) for r in ours.relations
             ]
+
+
+def test_annotations_and_start_training_reach_the_webhook_and_retrain(
+    label_studio_server: LabelStudioServer,  # noqa: F811
+    backend,
+    extractor,
+) -> None:
+    """Runs after the test above: same project, tasks and predictions."""
+    _, app = backend
+    retrainer = app.state.retrainer
+    with log_on_failure(label_studio_server):
+        client = ls_sync.connect(label_studio_server.url, label_studio_server.token)
+        project_id = ls_sync.find_project(client, TITLE)
+        assert project_id is not None, "run with the test above"
+        predictions = {p.task: p for p in client.predictions.list(project=project_id)}
+        for task_id, prediction in predictions.items():  # accept each prediction as the annotation
+            client.annotations.create(id=task_id, result=prediction.result, was_cancelled=False)
+        backend_id = client.ml.list(project=project_id)[0].id
+        client.ml.train(backend_id)  # Label Studio posts START_TRAINING to our /webhook
+        assert retrainer.wait(timeout=600)
+
+    jobs = retrainer.status()["jobs"]
+    assert jobs, "no webhook reached the retrainer"
+    finished = [j for j in jobs if j["state"] != "superseded"]
+    assert all(j["state"] == "done" for j in finished), [j["error"] for j in finished]
+    last = finished[-1]
+    export = read_export(last["export"])  # pulled from Label Studio by training.ls_sync
+    assert sum(1 for task in export if task.get("annotations")) == len(predictions)
+    assert last["eval_documents"] == len(predictions) and last["old_f1"] >= 0.9
+    # Two epochs cannot match the served model: it is kept, and Label Studio keeps seeing its version.
+    assert not last["swapped"]
+    assert client.ml.get(backend_id).state in ("CO", "TR")
+    assert app.state.holder.current.model_version == extractor.model_version
