@@ -50,6 +50,12 @@ class ResumeError(RuntimeError):
     """The output cannot be continued (e.g. written by another model version)."""
 
 
+def output_file(output: str | Path) -> Path:
+    """An existing folder (``make predict`` passes the model's run folder) gets predictions.jsonl."""
+    output = Path(output)
+    return output / "predictions.jsonl" if output.is_dir() else output
+
+
 def errors_path(output: str | Path) -> Path:
     output = Path(output)
     return output.with_name(output.stem + ".errors.jsonl")
@@ -121,7 +127,7 @@ def run(
     from serve.extractor import Extractor
 
     started = time.perf_counter()
-    output = Path(output)
+    output = output_file(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     done = recover(output)
     extractor = extractor or Extractor.from_pretrained(model)
@@ -176,7 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m serve.batch", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="checkpoint directory")
     parser.add_argument("--input", required=True, help='JSONL of {"id", "text"}, or a folder of .txt files')
-    parser.add_argument("--output", required=True, help="output JSONL (appended to and resumed)")
+    parser.add_argument(
+        "--output", required=True, help="output JSONL (appended to and resumed); a folder gets predictions.jsonl"
+    )
     parser.add_argument("--batch-size", type=int, default=16, help="sentence windows per forward pass")
     parser.add_argument("--chunk-size", type=int, default=64, help="documents per chunk (one fsync each)")
     parser.add_argument(
@@ -206,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(json.dumps(asdict(summary)), file=sys.stderr)
     if summary.problems:
-        listed = errors_path(args.output)
+        listed = errors_path(output_file(args.output))
         print(f"serve.batch: {summary.problems} malformed input(s) listed in {listed}", file=sys.stderr)
     return 0
 

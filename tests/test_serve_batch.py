@@ -85,9 +85,11 @@ def test_folder_of_text_files_keeps_offsets_exact(extractor, tiny_documents, tmp
     for name, text in texts.items():
         with open(folder / f"{name}.txt", "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
-    summary = run(None, folder, tmp_path / "out.jsonl", workers=0, progress=False, extractor=extractor)
+    (tmp_path / "run").mkdir()  # an existing folder as --output (as `make predict` passes) gets predictions.jsonl
+    summary = run(None, folder, tmp_path / "run", workers=0, progress=False, extractor=extractor)
     assert summary.written == 2 and summary.problems == 0
-    out = {r["id"]: r for r in map(json.loads, (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines())}
+    lines = (tmp_path / "run" / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
+    out = {r["id"]: r for r in map(json.loads, lines)}
     assert out == {r["id"]: r for r in extractor.extract([{"id": k, "text": v} for k, v in texts.items()])}
     assert "\r\n" in out["a"]["text"]
 
