@@ -52,6 +52,7 @@ def write_model_card(out_dir: Path, settings: Settings, report: dict) -> Path:
     text = TEMPLATE.read_text(encoding="utf-8").format(
         license="mit" if "MIT" in settings.base_model_license.upper() else "other",
         base_model=settings.base_model,
+        base_model_line="" if settings.base_model == "scratch" else f"base_model: {settings.base_model}\n",
         base_license=settings.base_model_license or "unknown",
         model_version=settings.model_version,
         model_index=_model_index(results, split),
