@@ -7,6 +7,7 @@ the torch code every other runtime uses, so the runtimes differ only in the numb
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import warnings
@@ -16,11 +17,12 @@ import torch
 from torch import nn
 
 from training.checkpoint import load_checkpoint
+from training.lexical import FEATURES_PER_WORD
 from training.predict import Predictor
 
 log = logging.getLogger(__name__)
 
-INPUTS = ("input_ids", "attention_mask", "word_starts", "shapes")
+BASE_INPUTS = ("input_ids", "attention_mask", "word_starts", "shapes")
 OUTPUTS = ("words", "tag_logits")
 FP32_FILE = "encoder_tagger.onnx"
 INT8_FILE = "encoder_tagger.int8.onnx"
@@ -33,9 +35,40 @@ class EncoderTagger(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, input_ids, attention_mask, word_starts, shapes):
-        words = self.model.word_vectors(input_ids, attention_mask, word_starts, shapes)
+    def forward(self, input_ids, attention_mask, word_starts, shapes, lexical=None):
+        words = self.model.word_vectors(input_ids, attention_mask, word_starts, shapes, lexical)
         return words, self.model.tag_logits(words)
+
+
+class SumOfEmbeddings(nn.Module):
+    """``EmbeddingBag(mode="sum", padding_idx=0)`` as a gather and a masked sum: the ONNX exporter
+    has no EmbeddingBag with a padding index. Same weights, same result."""
+
+    def __init__(self, bag: nn.EmbeddingBag) -> None:
+        super().__init__()
+        self.weight = bag.weight
+        self.padding_idx = bag.padding_idx
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        vectors = nn.functional.embedding(ids, self.weight)
+        keep = (ids != self.padding_idx).unsqueeze(-1).to(vectors.dtype)
+        return (vectors * keep).sum(-2)
+
+
+def exportable(model: nn.Module) -> nn.Module:
+    """The model as ONNX can take it: a shallow copy (weights shared, the served model untouched)
+    whose lexical EmbeddingBag, if any, is a ``SumOfEmbeddings``."""
+    if getattr(model, "lexical", None) is None:
+        return model
+    clone = copy.copy(model)
+    clone._modules = dict(model._modules)  # copy.copy shares this dict; the swap must not reach `model`
+    clone.lexical = SumOfEmbeddings(model.lexical)
+    return clone
+
+
+def model_inputs(model: nn.Module) -> tuple[str, ...]:
+    """The graph's inputs: the hashed lexical features only when the checkpoint's tagger uses them."""
+    return BASE_INPUTS + (("lexical",) if getattr(model, "lexical", None) is not None else ())
 
 
 def export_onnx(model: nn.Module, path: str | Path, opset: int = 17) -> Path:
@@ -43,17 +76,21 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = 17) -> Path:
     data-dependent ``gather`` of word starts; batch, sub-word and word axes are dynamic."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    inputs = model_inputs(model)
     sample = (
         torch.tensor([[0, 5, 6, 7, 2], [0, 5, 6, 2, 1]]),
         torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]]),
         torch.tensor([[1, 2, 3], [1, 2, 0]]),
         torch.tensor([[2, 3, 4], [2, 3, 0]]),
     )
+    if "lexical" in inputs:
+        sample += (torch.randint(1, 1000, (2, 3, FEATURES_PER_WORD)),)
     axes = {
         "input_ids": {0: "batch", 1: "tokens"},
         "attention_mask": {0: "batch", 1: "tokens"},
         "word_starts": {0: "batch", 1: "words"},
         "shapes": {0: "batch", 1: "words"},
+        "lexical": {0: "batch", 1: "words"},
         "words": {0: "batch", 1: "words"},
         "tag_logits": {0: "batch", 1: "words"},
     }
@@ -63,12 +100,12 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = 17) -> Path:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            EncoderTagger(model).eval(),
+            EncoderTagger(exportable(model)).eval(),
             sample,
             str(tmp),
-            input_names=list(INPUTS),
+            input_names=list(inputs),
             output_names=list(OUTPUTS),
-            dynamic_axes=axes,
+            dynamic_axes={k: v for k, v in axes.items() if k in inputs or k in OUTPUTS},
             opset_version=opset,
             dynamo=False,
         )
@@ -122,7 +159,7 @@ class OnnxPredictor(Predictor):
         return cls(model, tokenizer, settings, make_session(target), runtime)
 
     def _forward(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        feed = {name: batch[name].numpy() for name in INPUTS}
+        feed = {i.name: batch[i.name].numpy() for i in self.session.get_inputs()}
         words, logits = self.session.run(list(OUTPUTS), feed)
         return torch.from_numpy(words), torch.from_numpy(logits)
 

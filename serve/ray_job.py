@@ -70,7 +70,7 @@ def read_dataset(path: str | Path):
 
     path = str(path)
     if path.endswith(".parquet") or (Path(path).is_dir() and any(Path(path).glob("*.parquet"))):
-        return ray.data.read_parquet(path, columns=["id", "text"])
+        return ray.data.read_parquet(path)
     return ray.data.read_json(path)
 
 
