@@ -16,11 +16,13 @@ import torch
 from transformers import AutoModel, AutoTokenizer, RobertaConfig
 
 from training.checkpoint import Settings, save_checkpoint
+from training.config import load_config
 from training.model import HeadConfig, JointModel
 from training.predict import Predictor, Window
 
 PHOBERT_BASE = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072}
-VERSION = "bench-phobert-base-random"
+VERSION = "bench-phobert-base-random-2"  # bump when the recipe changes: serve.bench rebuilds its cache
+PHOBERT_CONFIG = Path(__file__).resolve().parent.parent / "training" / "configs" / "phobert-base.yaml"
 
 
 def build_random_checkpoint(
@@ -42,7 +44,11 @@ def build_random_checkpoint(
         type_vocab_size=1,
         **PHOBERT_BASE,
     )
-    model = JointModel(AutoModel.from_config(config, add_pooling_layer=False), HeadConfig(dropout=0.0)).eval()
+    # The heads as the phobert-base config trains them (lexical features, CRF or not), so the
+    # timed model does what a fine-tuned one does after the encoder.
+    recipe = load_config(PHOBERT_CONFIG).model
+    head = HeadConfig(shape_dim=recipe.shape_dim, lexical_dim=recipe.lexical_dim, dropout=0.0, use_crf=recipe.use_crf)
+    model = JointModel(AutoModel.from_config(config, add_pooling_layer=False), head).eval()
     settings = Settings(
         segmenter="rdrsegmenter",
         max_length=max_length,

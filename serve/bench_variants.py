@@ -28,11 +28,11 @@ from serve.extractor import Extractor
 WARM_UP = "Đồng chí Nguyễn Văn A, Bí thư Tỉnh ủy, dự hội nghị."
 
 
-def peak_rss_mb() -> float:
-    """VmHWM: the peak resident set of this process since its exec. (getrusage's ru_maxrss would
-    carry over the parent's peak from before the fork, and the parent has held the model too.)"""
+def memory_mb(field: str) -> float:
+    """From /proc/self/status: VmHWM, the peak resident set since this process's exec (getrusage's
+    ru_maxrss would carry over the parent's peak from before the fork), or VmRSS, the current one."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return round(int(line.split()[1]) / 1024, 1)
     return float("nan")
 
@@ -130,7 +130,8 @@ def run_variant(spec: dict) -> dict:
         "median_s": round(median, 3),
         "docs_per_s": round(len(texts) / median, 3),
         "sentences_per_s": round(sentences / median, 2),
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb": memory_mb("VmHWM"),  # loading the checkpoint is usually the peak
+        "rss_after_mb": memory_mb("VmRSS"),  # what the process holds while serving
         "load_s": round(load_s, 2),
         "torch_threads": torch.get_num_threads(),
         "stages_s": {k: round(statistics.median(r[k] for r in stage_runs), 3) for k in (stage_runs or [{}])[0]},

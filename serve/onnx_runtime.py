@@ -134,10 +134,23 @@ def make_session(path: str | Path, threads: int = 0):
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+class EncoderInOnnx(nn.Module):
+    """Stands in for the torch encoder once ONNX Runtime runs it, so its weights (most of the
+    model) leave memory; the heads (relation MLP, CRF) stay in torch and need only ``config``."""
+
+    def __init__(self, config) -> None:
+        super().__init__()
+        self.config = config
+
+    def forward(self, *args, **kwargs):
+        raise RuntimeError("this predictor runs its encoder in ONNX Runtime")
+
+
 class OnnxPredictor(Predictor):
     """A ``Predictor`` whose encoder + tagger forward runs in ONNX Runtime."""
 
     def __init__(self, model, tokenizer, settings, session, runtime: str) -> None:
+        model.encoder = EncoderInOnnx(model.encoder.config)
         super().__init__(model, tokenizer, settings, "cpu")
         self.session = session
         self.runtime = runtime
