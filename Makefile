@@ -18,7 +18,7 @@ setup: ## create .venv with the project, the segmenter and the test tools (CPU t
 	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q torch==2.13.0
-	$(VENV)/bin/pip install -q -e '.[dev,onnx]'
+	$(VENV)/bin/pip install -q -e '.[dev,onnx,ray]'
 
 ls-venv: ## Label Studio 1.23.2 in its own venv (it pins many packages) for the integration tests
 	test -x .ls-venv/bin/label-studio || (python3 -m venv .ls-venv && .ls-venv/bin/pip install -q label-studio==1.23.2)
