@@ -1,14 +1,15 @@
 """The timed variants of ``serve.bench``; each runs in a process of its own (``python -m
 serve.bench_variants SPEC``), so its peak RSS is its own and no variant warms caches for another.
 
-Every variant processes the same documents, end to end unless said otherwise:
+Every variant processes the same documents, end to end:
   naive        one document per call, one sentence window per forward (batch size 1)
   engine       the batched engine: all documents in one ``Extractor.extract`` call, windows
                batched by length; also times its stages (segmentation, tokenisation, encoder +
-               tagger forward, relation head, the rest of decoding)
+               tagger forward, relation head, the rest of decoding) and, right after each pass,
+               the bare torch encoder on that pass's own batches: the ceiling. Measured in turn in
+               one process, the two see the same load, so their ratio holds on a busy machine.
   onnx         the engine with the encoder + tagger in ONNX Runtime fp32
   onnx-int8    the same, dynamically quantised to int8
-  encoder      the bare torch encoder on the engine's own batches: the ceiling
 """
 
 from __future__ import annotations
@@ -60,20 +61,23 @@ def _stage_timers(extractor: Extractor) -> dict[str, float]:
     return totals
 
 
-def _collected_batches(extractor: Extractor, texts: list[str], batch_size: int) -> list[dict]:
-    """The padded batches the engine builds for these texts, captured from one untimed run."""
-    batches: list[dict] = []
-    collate = extractor.predictor._collate
+@torch.no_grad()
+def _time_encoder(extractor: Extractor, batches: list[dict]) -> float:
+    encoder = extractor.predictor.model.encoder
+    start = time.perf_counter()
+    for batch in batches:
+        encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    return time.perf_counter() - start
 
-    def keep(windows):
-        batch = collate(windows)
-        batches.append(batch)
-        return batch
 
-    extractor.predictor._collate = keep
-    extractor.extract(texts, batch_size=batch_size)
-    extractor.predictor._collate = collate
-    return batches
+def _summary(times: list[float], documents: int, sentences: int) -> dict:
+    median = statistics.median(times)
+    return {
+        "seconds": [round(t, 3) for t in times],
+        "median_s": round(median, 3),
+        "docs_per_s": round(documents / median, 3),
+        "sentences_per_s": round(sentences / median, 2),
+    }
 
 
 def run_variant(spec: dict) -> dict:
@@ -85,57 +89,50 @@ def run_variant(spec: dict) -> dict:
     extractor.extract([WARM_UP], batch_size=batch_size)  # lazy inits (JVM, allocator) are not timed
     load_s = time.perf_counter() - started
     sentences = sum(len(s) for s in extractor.segment(texts))
-    totals = None
+    totals = _stage_timers(extractor) if variant == "engine" else None
+    batches: list[dict] = []  # the engine pass's own padded batches: the bare encoder reruns exactly these
+    if variant == "engine":
+        timed_collate = extractor.predictor._collate
 
-    if variant == "naive":
+        def collate_and_keep(windows):
+            batches.append(timed_collate(windows))
+            return batches[-1]
 
-        def once():
-            for text in texts:
-                extractor.extract([text], batch_size=1)
+        extractor.predictor._collate = collate_and_keep
 
-    elif variant == "encoder":
-        batches = _collected_batches(extractor, texts, batch_size)
-        encoder = extractor.predictor.model.encoder
-
-        @torch.no_grad()
-        def once():
-            for batch in batches:
-                encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-
-    else:
-        totals = _stage_timers(extractor) if variant == "engine" else None
-
-        def once():
-            extractor.extract(texts, batch_size=batch_size)
-
-    times, stage_runs = [], []
+    times, encoder_times, stage_runs, records = [], [], [], []
     for _ in range(repeats):
         if totals is not None:
             totals.clear()
+            batches.clear()
         start = time.perf_counter()
-        once()
+        if variant == "naive":
+            records = [extractor.extract([text], batch_size=1)[0] for text in texts]
+        else:
+            records = extractor.extract(texts, batch_size=batch_size)
         times.append(time.perf_counter() - start)
         if totals is not None:
             stage_runs.append({**totals, "decoding (rest)": times[-1] - sum(totals.values())})
-    if spec.get("records_out") and variant in ("engine", "onnx", "onnx-int8"):
-        records = extractor.extract(texts, batch_size=batch_size)
+            # Right after each engine pass, so both see the same machine load (it is shared).
+            encoder_times.append(_time_encoder(extractor, batches))
+    if spec.get("records_out"):
         lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
         Path(spec["records_out"]).write_text(lines, encoding="utf-8")
-    median = statistics.median(times)
-    return {
+    result = {
         "variant": variant,
         "documents": len(texts),
         "sentences": sentences,
-        "seconds": [round(t, 3) for t in times],
-        "median_s": round(median, 3),
-        "docs_per_s": round(len(texts) / median, 3),
-        "sentences_per_s": round(sentences / median, 2),
+        **_summary(times, len(texts), sentences),
         "peak_rss_mb": memory_mb("VmHWM"),  # loading the checkpoint is usually the peak
         "rss_after_mb": memory_mb("VmRSS"),  # what the process holds while serving
         "load_s": round(load_s, 2),
         "torch_threads": torch.get_num_threads(),
-        "stages_s": {k: round(statistics.median(r[k] for r in stage_runs), 3) for k in (stage_runs or [{}])[0]},
     }
+    if stage_runs:
+        result["stages_s"] = {k: round(statistics.median(r[k] for r in stage_runs), 3) for k in stage_runs[0]}
+        result["encoder"] = _summary(encoder_times, len(texts), sentences)
+        result["encoder_share"] = round(statistics.median(e / t for e, t in zip(encoder_times, times)), 3)
+    return result
 
 
 if __name__ == "__main__":
