@@ -287,7 +287,7 @@ def pretrain(config: PretrainConfig, text: str, out_dir: str) -> dict:
         optimizer.zero_grad()
         step += 1
         bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.3f}")
+        bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
         out_of_time = args.max_minutes and (time.time() - started) / 60 > args.max_minutes
         if step % args.eval_every == 0 or step == args.max_steps or out_of_time:
             held = held_out_loss(model, data["eval"], tokenizer, args)

@@ -200,7 +200,7 @@ def train(config: RunConfig) -> dict:
             optimizer.zero_grad()
             total += out["loss"].item()
             count += 1
-            bar.set_postfix(loss=f"{total / count:.4f}")
+            bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
             unwrapped = accelerator.unwrap_model(model)
