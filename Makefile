@@ -24,7 +24,7 @@ ls-venv: ## Label Studio 1.23.2 in its own venv (it pins many packages) for the 
 	test -x .ls-venv/bin/label-studio || (python3 -m venv .ls-venv && .ls-venv/bin/pip install -q label-studio==1.23.2)
 
 test: ## the whole suite, Label Studio integration included
-	$(PYTHON) -m pytest -q $(ARGS)
+	$(PYTHON) -m pytest -q --durations=8 $(ARGS)
 
 lint:
 	$(VENV)/bin/ruff check training serve tests
