@@ -11,7 +11,7 @@ FORMS = ["Bí_thư", "Tỉnh_uỷ", "Cà_Mau", "Lê_Văn_Tám"]
 
 
 def test_same_ids_in_a_fresh_process():
-    code = "from training.lexical import lexical_features; print(lexical_features(%r))" % FORMS
+    code = f"from training.lexical import lexical_features; print(lexical_features({FORMS!r}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == str(lexical_features(FORMS))
 
