@@ -17,7 +17,7 @@ from seqeval.scheme import IOB2
 
 from training.data import load_documents
 from training.documents import Document
-from training.features import AlignmentReport, bio_tags, document_sentences, entity_word_spans
+from training.features import AlignmentReport, SentenceWords, bio_tags, entity_word_spans
 from training.metrics import (
     confusion,
     entity_scores,
@@ -31,11 +31,11 @@ from training.predict import Predictor
 from training.schema import BIO_LABELS
 
 
-def seqeval_report(predictor: Predictor, gold: list[Document], predicted: list[Document]) -> dict:
-    """IOB2 strict entity scores on the model's own word segmentation."""
+def seqeval_report(gold: list[Document], predicted: list[Document], sentences: list[list[SentenceWords]]) -> dict:
+    """IOB2 strict entity scores on the model's own word segmentation of each document."""
     y_true, y_pred = [], []
-    for g, p in zip(gold, predicted, strict=True):
-        for sentence in document_sentences(g, predictor.segmenter):
+    for g, p, doc_sentences in zip(gold, predicted, sentences, strict=True):
+        for sentence in doc_sentences:
             n = len(sentence.words)
             for doc, out in ((g, y_true), (p, y_pred)):
                 spans, _ = entity_word_spans(doc, sentence, AlignmentReport())
@@ -68,8 +68,9 @@ def error_lines(gold: list[Document], predicted: list[Document]) -> list[str]:
 def evaluate(model_dir: str, data: str, out_dir: str | None = None, batch_size: int = 32) -> dict:
     predictor = Predictor.from_pretrained(model_dir)
     gold = load_documents(data).documents
-    predicted = predictor.predict(gold, batch_size=batch_size)
-    with_gold = predictor.predict(gold, batch_size=batch_size, gold_entities=True)
+    sentences = predictor.segment([d.text for d in gold])  # segmented once for every score below
+    predicted = predictor.predict(gold, batch_size=batch_size, sentences=sentences)
+    with_gold = predictor.predict(gold, batch_size=batch_size, sentences=sentences, gold_entities=True)
     report = {
         "model": model_dir,
         "data": data,
@@ -77,7 +78,7 @@ def evaluate(model_dir: str, data: str, out_dir: str | None = None, batch_size: 
         "entities": entity_scores(gold, predicted),
         "relations": relation_scores(gold, predicted),
         "relations_gold_entities": relation_scores(gold, with_gold),
-        "seqeval": seqeval_report(predictor, gold, predicted),
+        "seqeval": seqeval_report(gold, predicted, sentences),
         "confusion": {k: dict(v) for k, v in confusion(gold, predicted).items()},
     }
     print(format_scores(report["entities"], "entities, strict character spans"))
