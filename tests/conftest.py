@@ -57,6 +57,18 @@ r1 ISSUED_BY o3
 ]
 
 
+def fit_on_folder(corpus_dir: Path, out: Path) -> list[str]:
+    """Overrides that train on every document of a folder (nothing held out) and write into ``out``."""
+    return [
+        f"data.train={corpus_dir}",
+        "data.splits_file=",
+        "data.dev_fraction=0",
+        "data.test_fraction=0",
+        f"data.cache_dir={out / 'cache'}",
+        f"training.output_dir={out}",
+    ]
+
+
 @pytest.fixture(scope="session")
 def tiny_documents():
     return [parse_article(text, f"tiny-{i}.ann") for i, text in enumerate(ARTICLES)]
@@ -88,12 +100,7 @@ def tiny_model_dir(tiny_corpus_dir, tmp_path_factory) -> Path:
             "model.num_heads=2",
             "model.intermediate_size=128",
             "model.dropout=0.0",
-            f"data.train={tiny_corpus_dir}",
-            "data.splits_file=",
-            "data.dev_fraction=0",
-            "data.test_fraction=0",
-            f"data.cache_dir={out / 'cache'}",
-            f"training.output_dir={out}",
+            *fit_on_folder(tiny_corpus_dir, out),
             "training.epochs=60",
             "training.batch_size=4",
             "training.encoder_lr=0.003",

@@ -52,6 +52,8 @@ def test_loss_goes_down_resumes_and_output_fine_tunes(tmp_path, tiny_documents, 
     losses = [h["held_out_loss"] for h in second["history"]]
     assert losses[-1] < losses[0] - 0.5
 
+    from conftest import fit_on_folder
+
     from training.config import load_config
     from training.train import train
 
@@ -59,12 +61,7 @@ def test_loss_goes_down_resumes_and_output_fine_tunes(tmp_path, tiny_documents, 
         None,
         [
             f"model.base_model={out}",
-            f"data.train={tiny_corpus_dir}",
-            "data.splits_file=",
-            "data.dev_fraction=0",
-            "data.test_fraction=0",
-            f"data.cache_dir={tmp_path / 'features'}",
-            f"training.output_dir={tmp_path / 'tagger'}",
+            *fit_on_folder(tiny_corpus_dir, tmp_path / "tagger"),
             "training.epochs=1",
         ],
     )

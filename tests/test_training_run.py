@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from conftest import fit_on_folder
+
 from training.config import load_config
 from training.evaluate import evaluate
 from training.train import train
@@ -19,12 +21,7 @@ def _config(tiny_corpus_dir, out, epochs):
             "model.num_layers=1",
             "model.num_heads=2",
             "model.intermediate_size=64",
-            f"data.train={tiny_corpus_dir}",
-            "data.splits_file=",
-            "data.dev_fraction=0",
-            "data.test_fraction=0",
-            f"data.cache_dir={out / 'cache'}",
-            f"training.output_dir={out}",
+            *fit_on_folder(tiny_corpus_dir, out),
             f"training.epochs={epochs}",
             "training.batch_size=4",
         ],
