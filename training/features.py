@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from training.documents import Document
+from training.lexical import lexical_features, word_shape
 from training.schema import BIO_LABELS, ENTITY_TYPES, RELATION_TYPES
 from training.segment import Segmenter, Word, segment_span
 from training.sentences import sentence_spans
@@ -19,25 +20,6 @@ from training.sentences import sentence_spans
 TAG_ID = {t: i for i, t in enumerate(BIO_LABELS)}
 TYPE_ID = {t: i for i, t in enumerate(ENTITY_TYPES)}
 REL_ID = {t: i for i, t in enumerate(RELATION_TYPES)}
-SHAPE_VOCAB = 256
-
-
-def word_shape(form: str) -> int:
-    """A small id for how a word looks: case pattern, digits, punctuation, syllable count."""
-    syllables = [s for s in form.split("_") if s]
-    if not syllables:
-        return 1
-    first = syllables[0]
-    bits = [
-        first[:1].isupper(),
-        all(s[:1].isupper() for s in syllables),
-        all(s.isupper() for s in syllables) and any(c.isalpha() for c in form),
-        any(c.isdigit() for c in form),
-        not any(c.isalnum() for c in form),
-        "%" in form or "/" in form or "-" in form,
-    ]
-    code = sum(int(b) << i for i, b in enumerate(bits))
-    return 2 + code * 3 + min(len(syllables), 3) - 1
 
 
 @dataclass
@@ -153,8 +135,6 @@ def encode_document(
     doc: Document, segmenter: Segmenter, encoder: WordEncoder, report: AlignmentReport | None = None
 ) -> list[dict]:
     """Training examples, one per sentence window."""
-    from training.lexical import lexical_features
-
     report = report if report is not None else AlignmentReport()
     examples = []
     for sentence in document_sentences(doc, segmenter):

@@ -10,10 +10,27 @@ from __future__ import annotations
 
 import zlib
 
-from training.features import word_shape
-
 LEXICAL_BUCKETS = 1 << 17
 FEATURES_PER_WORD = 14
+SHAPE_VOCAB = 256
+
+
+def word_shape(form: str) -> int:
+    """A small id for how a word looks: case pattern, digits, punctuation, syllable count."""
+    syllables = [s for s in form.split("_") if s]
+    if not syllables:
+        return 1
+    first = syllables[0]
+    bits = [
+        first[:1].isupper(),
+        all(s[:1].isupper() for s in syllables),
+        all(s.isupper() for s in syllables) and any(c.isalpha() for c in form),
+        any(c.isdigit() for c in form),
+        not any(c.isalnum() for c in form),
+        "%" in form or "/" in form or "-" in form,
+    ]
+    code = sum(int(b) << i for i, b in enumerate(bits))
+    return 2 + code * 3 + min(len(syllables), 3) - 1
 
 
 def _bucket(feature: str, buckets: int) -> int:

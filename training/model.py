@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from training.crf import CRF
-from training.features import SHAPE_VOCAB
+from training.lexical import SHAPE_VOCAB
 from training.schema import ARGUMENT_PAIRS, BIO_LABELS, ENTITY_TYPES, RELATION_LABELS
 
 DISTANCE_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64)

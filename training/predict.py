@@ -21,9 +21,8 @@ from training.features import (
     WordEncoder,
     document_sentences,
     entity_word_spans,
-    word_shape,
 )
-from training.lexical import lexical_features
+from training.lexical import lexical_features, word_shape
 from training.model import JointModel
 from training.schema import RELATION_LABELS
 from training.segment import get_segmenter
