@@ -12,7 +12,7 @@ from pathlib import Path
 
 from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
 
-from training.documents import Document
+from training.documents import Document, Entity, Relation
 from training.features import AlignmentReport, WordEncoder, encode_document
 from training.schema import BIO_LABELS, ENTITY_TYPES, RELATION_TYPES
 from training.segment import get_segmenter
@@ -67,8 +67,6 @@ def _documents_table(documents: list[Document]) -> Dataset:
 
 
 def _row_to_document(row: dict) -> Document:
-    from training.documents import Entity, Relation
-
     entities = [Entity(e["id"], e["type"], e["start"], e["end"], e["text"]) for e in row["entities"]]
     relations = [Relation(r["type"], r["head"], r["tail"]) for r in row["relations"]]
     return Document(row["id"], row["text"], entities, relations)
@@ -96,13 +94,14 @@ def build_features(
         out: dict[str, list] = {name: [] for name in EXAMPLE_FEATURES}
         for i in range(len(batch["id"])):
             doc = _row_to_document({k: batch[k][i] for k in batch})
-            for example in encode_document(doc, segmenter, encoder, report):
+            for example in encode_document(doc, segmenter, encoder, split_report):
                 for name in out:
                     out[name].append(example[name])
         return out
 
     result = {}
     for split, documents in splits.items():
+        split_report = AlignmentReport()
         table = _documents_table(documents)
         fingerprint = hashlib.sha256((table._fingerprint + settings).encode()).hexdigest()[:32]
         cache_file = None
@@ -120,4 +119,20 @@ def build_features(
             load_from_cache_file=cache_file is not None,
             desc=f"segmenting {split}",
         )
+        _keep_alignment_report(split_report, cache_file)
+        report.counts.update(split_report.counts)
+        report.misaligned.extend(split_report.misaligned)
     return DatasetDict(result), report
+
+
+def _keep_alignment_report(report: AlignmentReport, cache_file: str | None) -> None:
+    """A cache hit skips encoding, so the report is stored beside the cache and read back then."""
+    if cache_file is None:
+        return
+    sidecar = Path(cache_file).with_suffix(".alignment.json")
+    if report.counts:
+        sidecar.write_text(json.dumps({"counts": report.counts, "misaligned": report.misaligned}, ensure_ascii=False))
+    elif sidecar.exists():
+        saved = json.loads(sidecar.read_text(encoding="utf-8"))
+        report.counts.update(saved["counts"])
+        report.misaligned.extend(saved["misaligned"])
